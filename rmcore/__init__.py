@@ -1,0 +1,66 @@
+"""rmcore: Windows Restart Manager session semantics, on any OS, in pure Python.
+
+Layers, from the bottom: :mod:`rmcore.registry_store` (the emulated per-user registry
+hive), the session table on it, :class:`Simulator` (the DLL's exports, Win32-shaped), and
+:class:`Session` (the Pythonic layer). :mod:`rmcore.winerror` holds every error code.
+"""
+
+from . import winerror
+from ._exceptions import (
+    AccessDeniedError,
+    BadArgumentsError,
+    CancelledError,
+    FailNoActionRebootError,
+    FailRestartError,
+    FailShutdownError,
+    FileNotFoundRmError,
+    InvalidHandleError,
+    MaxSessionsReachedError,
+    MoreDataError,
+    OutOfMemoryRmError,
+    RequestOutOfSequenceError,
+    RmError,
+    SemTimeoutError,
+    SessionCredentialConflictError,
+    WriteFaultError,
+)
+from ._faults import FaultRule, Faults, ProcessFaults, StoreFaults
+from ._pythonic import RestartManagerAPI, Session, check, default_backend, hold_registry_mutex
+from ._sessions import SessionInfo
+from ._simulator import CCH_RM_SESSION_KEY, Simulator, SimulatorExited
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CCH_RM_SESSION_KEY",
+    "AccessDeniedError",
+    "BadArgumentsError",
+    "CancelledError",
+    "FailNoActionRebootError",
+    "FailRestartError",
+    "FailShutdownError",
+    "FaultRule",
+    "Faults",
+    "FileNotFoundRmError",
+    "InvalidHandleError",
+    "MaxSessionsReachedError",
+    "MoreDataError",
+    "OutOfMemoryRmError",
+    "ProcessFaults",
+    "RequestOutOfSequenceError",
+    "RestartManagerAPI",
+    "RmError",
+    "SemTimeoutError",
+    "Session",
+    "SessionCredentialConflictError",
+    "SessionInfo",
+    "Simulator",
+    "SimulatorExited",
+    "StoreFaults",
+    "WriteFaultError",
+    "__version__",
+    "check",
+    "default_backend",
+    "hold_registry_mutex",
+    "winerror",
+]

@@ -1,0 +1,154 @@
+"""Fault injection: make chosen Rm* calls fail with a chosen code, changing nothing.
+
+A rule says "let *after* calls of *function* through, then fail the next *times* with
+*code*". Rules live either in one Simulator (one simulated process) or in the store, where
+every process that uses the store sees and consumes them under the registry write mutex.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from . import winerror
+from .registry_store import MutexTimeout, RegistryStore, RegValue, StoreError
+
+__all__ = ["EXPORTS", "FaultRule", "Faults", "ProcessFaults", "StoreFaults"]
+
+EXPORTS = (
+    "RmStartSession", "RmJoinSession", "RmEndSession", "RmRegisterResources", "RmGetList",
+    "RmShutdown", "RmRestart", "RmCancelCurrentTask", "RmAddFilter", "RmRemoveFilter",
+    "RmGetFilterList",
+)
+
+_FAULTS_KEY = "HKCU\\Software\\rmcore\\Faults"
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    """Pass *after* calls, then fail *times* calls with *code*."""
+
+    code: int
+    times: int
+    after: int = 0
+
+    def consume(self) -> tuple[int | None, FaultRule | None]:
+        """The code this call returns (``None``: it runs normally) and the rule left after it."""
+        if self.after > 0:
+            return None, replace(self, after=self.after - 1)
+        left = replace(self, times=self.times - 1)
+        return self.code, left if left.times > 0 else None
+
+
+class _RuleStorage(Protocol):
+    def load(self, function: str) -> FaultRule | None: ...
+    def save(self, function: str, rule: FaultRule | None) -> None: ...
+    def consume(self, function: str) -> int | None: ...
+
+
+class Faults:
+    """The fault rules of one scope; see :class:`ProcessFaults` and :class:`StoreFaults`."""
+
+    _storage: _RuleStorage
+
+    def fail_next(self, function: str, code: int, times: int = 1, *, after: int = 0) -> None:
+        """Make the next *times* calls of *function* (after *after* good ones) return *code*."""
+        if function not in EXPORTS:
+            raise ValueError(f"{function!r} is not a Restart Manager export: {', '.join(EXPORTS)}")
+        if not 0 < code <= 0xFFFFFFFF or times < 1 or after < 0:
+            raise ValueError("need a non-zero DWORD code, times >= 1 and after >= 0")
+        self._storage.save(function, FaultRule(code, times, after))
+
+    def pending(self, function: str) -> FaultRule | None:
+        """The rule waiting for *function*, if any."""
+        return self._storage.load(function)
+
+    def clear(self) -> None:
+        """Remove every rule of this scope."""
+        for function in EXPORTS:
+            self._storage.save(function, None)
+
+    def take(self, function: str) -> int | None:
+        """Called by every Rm* entry point: the injected code for this call, or ``None``."""
+        return self._storage.consume(function)
+
+
+class _MemoryStorage:
+    def __init__(self) -> None:
+        self._rules: dict[str, FaultRule] = {}
+        self._lock = threading.Lock()
+
+    def load(self, function: str) -> FaultRule | None:
+        return self._rules.get(function)
+
+    def save(self, function: str, rule: FaultRule | None) -> None:
+        with self._lock:
+            if rule is None:
+                self._rules.pop(function, None)
+            else:
+                self._rules[function] = rule
+
+    def consume(self, function: str) -> int | None:
+        if not self._rules:
+            return None
+        with self._lock:
+            rule = self._rules.pop(function, None)
+            if rule is None:
+                return None
+            code, left = rule.consume()
+            if left is not None:
+                self._rules[function] = left
+            return code
+
+
+class _StoreStorage:
+    def __init__(self, store: RegistryStore, mutex_timeout: float) -> None:
+        self._store = store
+        self._mutex_timeout = mutex_timeout
+
+    def load(self, function: str) -> FaultRule | None:
+        values = self._store.read_key(f"{_FAULTS_KEY}\\{function}")
+        if not values:
+            return None
+        code, times, after = (values[n].as_int() for n in ("Code", "Times", "After"))
+        return FaultRule(code, times, after)
+
+    def save(self, function: str, rule: FaultRule | None) -> None:
+        path = f"{_FAULTS_KEY}\\{function}"
+        if rule is None:
+            self._store.delete_key(path)
+        else:
+            fields = {"Code": rule.code, "Times": rule.times, "After": rule.after}
+            self._store.write_key(path, {n: RegValue.dword(v) for n, v in fields.items()})
+
+    def consume(self, function: str) -> int | None:
+        if not self._store.key_exists(f"{_FAULTS_KEY}\\{function}"):
+            return None  # the common case costs one stat, without the mutex
+        try:
+            with self._store.mutex.hold(self._mutex_timeout):
+                rule = self.load(function)
+                if rule is None:
+                    return None
+                code, left = rule.consume()
+                self.save(function, left)
+                return code
+        except MutexTimeout:
+            return winerror.ERROR_SEM_TIMEOUT
+        except StoreError:
+            return winerror.ERROR_WRITE_FAULT
+
+
+class ProcessFaults(Faults):
+    """Rules that only one Simulator (one simulated process) sees."""
+
+    def __init__(self) -> None:
+        self._storage = _MemoryStorage()
+
+
+class StoreFaults(Faults):
+    """Rules kept in the store: every process that uses the store sees and consumes them."""
+
+    def __init__(self, store: RegistryStore, mutex_timeout: float) -> None:
+        self._storage = _StoreStorage(store, mutex_timeout)
+

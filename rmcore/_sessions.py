@@ -1,0 +1,303 @@
+"""The Restart Manager session table, kept in the emulated registry.
+
+Layout in the store (the first key is the real hive's; ``rmcore`` keys are this emulator's):
+
+``HKCU\\Software\\Microsoft\\RestartManager\\SessionNNNN``
+    ``Sequence`` (REG_DWORD, bumped on every change), ``Owner`` (REG_BINARY, the 12-byte
+    RM_UNIQUE_PROCESS of the process that started it), ``rmcore.OwnerInstance`` (REG_DWORD,
+    which simulated process in that OS process), ``rmcore.KeyHash`` (REG_BINARY, SHA-256 of
+    the key's 16 bytes; the key itself is never stored), ``rmcore.Secondaries``
+    (REG_MULTI_SZ, one ``PID:HIGH:LOW:INSTANCE:HANDLE`` per joined handle).
+``HKCU\\Software\\rmcore\\KeyIndex\\<hash prefix>``
+    a link to the session key, so RmJoinSession finds a session without reading the others.
+``HKCU\\Software\\rmcore\\Exited\\<process tag>``
+    written when a simulated process exits without RmEndSession (``Simulator.terminate``).
+
+Every change happens under the registry write mutex and replaces one key file atomically.
+Errors surface as :class:`~rmcore.RmError` subclasses carrying the Win32 code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from . import _fidelity, winerror
+from ._exceptions import RmError
+from ._process import ProcessIdentity, SimulatedProcess, os_process_alive, process_start_time
+from .registry_store import MutexTimeout, RegistryStore, RegValue, StoreError
+
+__all__ = [
+    "RESTART_MANAGER_KEY",
+    "SessionInfo",
+    "SessionRef",
+    "SessionTable",
+    "key_to_bytes",
+]
+
+RESTART_MANAGER_KEY = "HKCU\\Software\\Microsoft\\RestartManager"
+_EXTENSION_KEY = "HKCU\\Software\\rmcore"
+_INDEX_KEY = _EXTENSION_KEY + "\\KeyIndex"
+_EXITED_KEY = _EXTENSION_KEY + "\\Exited"
+
+_SEQUENCE = "Sequence"
+_OWNER = "Owner"
+_OWNER_INSTANCE = "rmcore.OwnerInstance"
+_KEY_HASH = "rmcore.KeyHash"
+_SECONDARIES = "rmcore.Secondaries"
+
+KEY_BYTES = 16
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+_T = TypeVar("_T")
+
+
+def key_to_bytes(key: str) -> bytes | None:
+    """The 16 bytes a session key text encodes, or ``None`` if it is not a well-formed key."""
+    if len(key) != 2 * KEY_BYTES or not _HEX.issuperset(key):
+        return None
+    if _fidelity.JOIN_KEY_CASE_SENSITIVE and key != key.lower():
+        return None
+    return bytes.fromhex(key)
+
+
+def _new_key_bytes() -> bytes:
+    raw = bytearray(secrets.token_bytes(KEY_BYTES))
+    if _fidelity.KEY_IS_GUID_BYTES:  # GUID v4 in memory order: Data3 is little-endian
+        raw[7] = (raw[7] & 0x0F) | 0x40
+        raw[8] = (raw[8] & 0x3F) | 0x80
+    return bytes(raw)
+
+
+def _key_hash(key_bytes: bytes) -> bytes:
+    return hashlib.sha256(key_bytes).digest()
+
+
+def _session_path(name: str) -> str:
+    return f"{RESTART_MANAGER_KEY}\\{name}"
+
+
+def _index_path(key_hash: bytes) -> str:
+    return f"{_INDEX_KEY}\\{key_hash[:16].hex()}"
+
+
+def _member_entry(member: SimulatedProcess, handle: int) -> str:
+    ident = member.os_process
+    high, low = ident.start_time >> 32, ident.start_time & 0xFFFFFFFF
+    return f"{ident.pid:08X}:{high:08X}:{low:08X}:{member.instance:08X}:{handle:08X}"
+
+
+def _entry_member(entry: str) -> SimulatedProcess:
+    pid, high, low, instance, _handle = (int(part, 16) for part in entry.split(":"))
+    return SimulatedProcess(ProcessIdentity(pid, (high << 32) | low), instance)
+
+
+@dataclass(frozen=True)
+class SessionRef:
+    """What a handle names: one session (by key name and key hash) in one role."""
+
+    name: str
+    key_hash: bytes
+    primary: bool
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A session as ``rmcore sessions`` shows it."""
+
+    name: str
+    owner: SimulatedProcess
+    alive: bool
+    secondaries: int
+    sequence: int
+
+    @property
+    def number(self) -> int:
+        return int(self.name[len("Session") :])
+
+
+class _Record:
+    """One session key's values, decoded."""
+
+    def __init__(self, values: dict[str, RegValue]) -> None:
+        self.values = values
+        owner = ProcessIdentity.from_rm_unique_process(values[_OWNER].data)
+        self.owner = SimulatedProcess(owner, values[_OWNER_INSTANCE].as_int())
+        self.key_hash = values[_KEY_HASH].data
+        self.secondaries = values[_SECONDARIES].as_list() if _SECONDARIES in values else []
+
+    @staticmethod
+    def new(owner: SimulatedProcess, key_hash: bytes) -> dict[str, RegValue]:
+        return {
+            _SEQUENCE: RegValue.dword(0),
+            _OWNER: RegValue.binary(owner.os_process.to_rm_unique_process()),
+            _OWNER_INSTANCE: RegValue.dword(owner.instance),
+            _KEY_HASH: RegValue.binary(key_hash),
+        }
+
+    def changed(self, secondaries: list[str]) -> dict[str, RegValue]:
+        values = dict(self.values)
+        values[_SEQUENCE] = RegValue.dword((self.values[_SEQUENCE].as_int() + 1) & 0xFFFFFFFF)
+        if secondaries:
+            values[_SECONDARIES] = RegValue.multi_sz(secondaries)
+        else:
+            values.pop(_SECONDARIES, None)
+        return values
+
+    def matches(self, key_hash: bytes) -> bool:
+        return hmac.compare_digest(self.key_hash, key_hash)
+
+
+class SessionTable:
+    """Start, join, end, list and reap sessions in one store."""
+
+    def __init__(self, store: RegistryStore, *, max_sessions: int, mutex_timeout: float) -> None:
+        self.store = store
+        self.max_sessions = max_sessions
+        self.mutex_timeout = mutex_timeout
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def locked(self, body: Callable[[], _T]) -> _T:
+        """Run *body* under the registry write mutex; store failures become Win32 codes."""
+        try:
+            with self.store.mutex.hold(self.mutex_timeout):
+                return body()
+        except MutexTimeout:
+            raise RmError.from_code(winerror.ERROR_SEM_TIMEOUT) from None
+        except StoreError as exc:
+            raise RmError.from_code(winerror.ERROR_WRITE_FAULT) from exc
+
+    def _read(self, name: str) -> _Record | None:
+        values = self.store.read_key(_session_path(name))
+        return None if values is None else _Record(values)
+
+    def is_alive(self, process: SimulatedProcess) -> bool:
+        """Whether a simulated process still runs: its OS process does and it did not exit."""
+        return os_process_alive(process.os_process) and not self.store.key_exists(
+            f"{_EXITED_KEY}\\{process.tag()}"
+        )
+
+    # -- the operations ------------------------------------------------------------------
+
+    def start(self, owner: SimulatedProcess) -> tuple[SessionRef, bytes]:
+        """Create a session owned by *owner*; return the primary's reference and the key."""
+        key_bytes = _new_key_bytes()
+        key_hash = _key_hash(key_bytes)
+
+        def body() -> SessionRef:
+            names = self.store.subkeys(RESTART_MANAGER_KEY)
+            if len(names) < self.max_sessions:
+                taken = set(names)
+                name = next(f"Session{n:04d}" for n in range(len(names) + 1)
+                            if f"Session{n:04d}" not in taken)
+            else:
+                name = self._reclaim_abandoned(names)
+            self.store.write_key(_session_path(name), _Record.new(owner, key_hash))
+            self.store.write_link(_index_path(key_hash), name)
+            return SessionRef(name, key_hash, primary=True)
+
+        return self.locked(body), key_bytes
+
+    def _reclaim_abandoned(self, names: list[str]) -> str:
+        for name in names:
+            record = self._read_tolerant(name)
+            if record is None or not self.is_alive(record.owner):
+                self._remove(name, record)
+                return name
+        raise RmError.from_code(winerror.ERROR_MAX_SESSIONS_REACHED)
+
+    def _read_tolerant(self, name: str) -> _Record | None:
+        """A record, or ``None`` for a key that is unreadable (it is then reclaimable)."""
+        try:
+            return self._read(name)
+        except (StoreError, KeyError):
+            return None
+
+    def _remove(self, name: str, record: _Record | None) -> None:
+        if record is not None:
+            self.store.delete_key(_index_path(record.key_hash))
+        self.store.delete_key(_session_path(name))
+
+    def join(self, key_bytes: bytes, member: SimulatedProcess, handle: int) -> SessionRef:
+        """Add *member* (with its new *handle*) as a secondary of the session the key names."""
+        key_hash = _key_hash(key_bytes)
+
+        def body() -> SessionRef:
+            name = self.store.read_link(_index_path(key_hash))
+            record = None if name is None else self._read(name)
+            if name is None or record is None or not record.matches(key_hash):
+                raise RmError.from_code(winerror.ERROR_SESSION_CREDENTIAL_CONFLICT)
+            if not self.is_alive(record.owner):
+                raise RmError.from_code(_fidelity.JOIN_ABANDONED_SESSION_RESULT)
+            if not _fidelity.SAME_PROCESS_MAY_JOIN and record.owner == member:
+                raise RmError.from_code(winerror.ERROR_SESSION_CREDENTIAL_CONFLICT)
+            entries = [*record.secondaries, _member_entry(member, handle)]
+            self.store.write_key(_session_path(name), record.changed(entries))
+            return SessionRef(name, key_hash, primary=False)
+
+        return self.locked(body)
+
+    def end(self, ref: SessionRef, member: SimulatedProcess, handle: int) -> None:
+        """The primary ends the session; a secondary only leaves it."""
+
+        def body() -> None:
+            record = self._read(ref.name)
+            if record is None or not record.matches(ref.key_hash):
+                raise RmError.from_code(_fidelity.STALE_SECONDARY_HANDLE_RESULT)
+            if ref.primary:
+                self._remove(ref.name, record)
+                return
+            mine = _member_entry(member, handle)
+            entries = [entry for entry in record.secondaries if entry != mine]
+            self.store.write_key(_session_path(ref.name), record.changed(entries))
+
+        self.locked(body)
+
+    def mark_exited(self, process: SimulatedProcess) -> None:
+        """Record that *process* exited without ending its sessions (they become abandoned)."""
+        self.store.write_key(f"{_EXITED_KEY}\\{process.tag()}", {})
+
+    # -- inspection and maintenance ------------------------------------------------------
+
+    def sessions(self) -> list[SessionInfo]:
+        """Every session key in the store, with its owner's liveness (no mutex needed)."""
+        infos = []
+        for name in self.store.subkeys(RESTART_MANAGER_KEY):
+            record = self._read_tolerant(name)
+            if record is None:
+                continue
+            live = [e for e in record.secondaries if self.is_alive(_entry_member(e))]
+            infos.append(
+                SessionInfo(
+                    name, record.owner, self.is_alive(record.owner), len(live),
+                    record.values[_SEQUENCE].as_int(),
+                )
+            )
+        return infos
+
+    def reap(self) -> list[str]:
+        """Remove abandoned sessions and leftovers of dead processes; return the names."""
+
+        def body() -> list[str]:
+            reaped = []
+            for name in self.store.subkeys(RESTART_MANAGER_KEY):
+                record = self._read_tolerant(name)
+                if record is None or not self.is_alive(record.owner):
+                    self._remove(name, record)
+                    reaped.append(name)
+            for tag in self.store.subkeys(_EXITED_KEY):
+                pid, start, _instance = (int(part, 16) for part in tag.split("-"))
+                if not os_process_alive(ProcessIdentity(pid, start)):
+                    self.store.delete_key(f"{_EXITED_KEY}\\{tag}")
+            self.store.remove_stray_temp_files(
+                RESTART_MANAGER_KEY, lambda pid: process_start_time(pid) is None
+            )
+            return reaped
+
+        return self.locked(body)
+

@@ -1,0 +1,197 @@
+"""A directory that emulates a registry hive: a tree of keys, each holding typed values.
+
+Layout: key ``A\\B\\C`` is the file ``<root>/A/B/C.key`` (all its values), and its subkeys
+live in the directory ``<root>/A/B/C/``. A key file is replaced whole with write-to-temp +
+``os.replace``, so a reader sees the old value set or the new one, never a mix, and a process
+killed mid-write leaves at most a stray temp file. Links (``REG_LINK`` keys) are symlinks
+where the host allows them. No fsync: like the real volatile hive, the store must survive a
+process crash, not a reboot, and rename is atomic against the former.
+
+One operation touches only the files of the keys it names, so its cost does not depend on
+how many other keys exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import threading
+from collections.abc import Callable, Iterator, Mapping
+
+from ._location import resolve_store_path
+from ._mutex import RegistryMutex
+from ._values import CorruptKeyError, RegValue, decode_values, encode_values
+
+__all__ = ["RegistryStore", "StoreError", "StoreReadError", "StoreWriteError"]
+
+_KEY_SUFFIX = ".key"
+_TMP_SUFFIX = ".tmp"
+_LOCK_NAME = "registry.lock"
+_LINK_VALUE = "SymbolicLinkValue"
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+
+
+class StoreError(OSError):
+    """Base class of store failures."""
+
+
+class StoreWriteError(StoreError):
+    """A change could not be written; what was there before is intact."""
+
+
+class StoreReadError(StoreError):
+    """A key could not be read back (unreadable or corrupt file)."""
+
+
+def _split(key_path: str) -> list[str]:
+    parts = [part for part in key_path.split("\\") if part]
+    for part in parts:
+        if part in (".", "..") or "/" in part or "\0" in part or os.sep in part:
+            raise ValueError(f"invalid registry key name {part!r} in {key_path!r}")
+    if not parts:
+        raise ValueError("empty registry key path")
+    return parts
+
+
+class RegistryStore:
+    """One on-disk hive, shared by every process that opens the same directory."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = resolve_store_path(path)
+        self._ensure_root()
+        self.mutex = RegistryMutex(os.path.join(self.path, _LOCK_NAME))
+        self._made_dirs: set[str] = set()
+
+    def _ensure_root(self) -> None:
+        try:
+            os.makedirs(self.path, mode=_DIR_MODE, exist_ok=True)
+            info = os.stat(self.path)
+        except OSError as exc:
+            raise StoreWriteError(exc.errno, f"cannot create store {self.path}: {exc}") from exc
+        getuid = getattr(os, "getuid", None)
+        if getuid is not None and info.st_uid != getuid():
+            raise StoreError(f"store {self.path} belongs to another user; refusing to use it")
+        if getuid is not None and stat.S_IMODE(info.st_mode) & 0o077:
+            os.chmod(self.path, _DIR_MODE)
+
+    # -- paths ----------------------------------------------------------------------------
+
+    def _key_file(self, key_path: str) -> str:
+        return os.path.join(self.path, *_split(key_path)) + _KEY_SUFFIX
+
+    def _subkey_dir(self, key_path: str) -> str:
+        return os.path.join(self.path, *_split(key_path))
+
+    def _parent_dir(self, key_path: str) -> str:
+        parent = os.path.join(self.path, *_split(key_path)[:-1])
+        if parent not in self._made_dirs:
+            try:
+                os.makedirs(parent, mode=_DIR_MODE, exist_ok=True)
+            except OSError as exc:
+                raise StoreWriteError(exc.errno, f"cannot create {parent}: {exc}") from exc
+            self._made_dirs.add(parent)
+        return parent
+
+    # -- reading --------------------------------------------------------------------------
+
+    def read_key(self, key_path: str) -> dict[str, RegValue] | None:
+        """All values of a key, or ``None`` if the key does not exist."""
+        try:
+            with open(self._key_file(key_path), "rb") as handle:
+                blob = handle.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreReadError(exc.errno, f"cannot read {key_path}: {exc}") from exc
+        try:
+            return decode_values(blob)
+        except CorruptKeyError as exc:
+            raise StoreReadError(f"corrupt key {key_path}: {exc}") from exc
+
+    def key_exists(self, key_path: str) -> bool:
+        return os.path.lexists(self._key_file(key_path))
+
+    def subkeys(self, key_path: str) -> list[str]:
+        """Names of the existing subkeys of a key, sorted."""
+        try:
+            names = os.listdir(self._subkey_dir(key_path))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StoreReadError(exc.errno, f"cannot list {key_path}: {exc}") from exc
+        return sorted(name[: -len(_KEY_SUFFIX)] for name in names if name.endswith(_KEY_SUFFIX))
+
+    def read_link(self, key_path: str) -> str | None:
+        """The target key path of a link key, or ``None`` if there is no such link."""
+        try:
+            return os.readlink(self._key_file(key_path))
+        except FileNotFoundError:
+            return None
+        except OSError:  # not a symlink: the portable REG_LINK form
+            values = self.read_key(key_path)
+            link = None if values is None else values.get(_LINK_VALUE)
+            return None if link is None else link.as_str()
+
+    # -- writing --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _replacing(self, target: str) -> Iterator[str]:
+        """Yield a temp path beside *target*; on success it atomically becomes *target*."""
+        tmp = f"{target}.{os.getpid()}.{threading.get_ident()}{_TMP_SUFFIX}"
+        try:
+            yield tmp
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise StoreWriteError(exc.errno, f"cannot write {target}: {exc}") from exc
+
+    def write_key(self, key_path: str, values: Mapping[str, RegValue]) -> None:
+        """Create or replace a key with exactly *values*, atomically."""
+        blob = encode_values(values)
+        target = os.path.join(self._parent_dir(key_path), _split(key_path)[-1] + _KEY_SUFFIX)
+        with self._replacing(target) as tmp:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
+            try:
+                os.write(fd, blob)
+            finally:
+                os.close(fd)
+
+    def write_link(self, key_path: str, target_key_path: str) -> None:
+        """Create or replace a link key pointing at *target_key_path*, atomically."""
+        target = os.path.join(self._parent_dir(key_path), _split(key_path)[-1] + _KEY_SUFFIX)
+        try:
+            with self._replacing(target) as tmp:
+                os.symlink(target_key_path, tmp)
+        except StoreWriteError:
+            if not hasattr(os, "getuid"):  # Windows without symlink rights: a REG_LINK value
+                self.write_key(key_path, {_LINK_VALUE: RegValue.sz(target_key_path)})
+                return
+            raise
+
+    def delete_key(self, key_path: str) -> bool:
+        """Remove a key's values (its subkeys are left alone); ``False`` if it did not exist."""
+        try:
+            os.unlink(self._key_file(key_path))
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StoreWriteError(exc.errno, f"cannot delete {key_path}: {exc}") from exc
+        return True
+
+    def remove_stray_temp_files(self, key_path: str, writer_gone: Callable[[int], bool]) -> int:
+        """Delete temp files below *key_path* whose writer (by PID) died mid-write."""
+        folder = self._subkey_dir(key_path)
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return 0
+        removed = 0
+        for name in names:
+            if name.endswith(_TMP_SUFFIX) and writer_gone(int(name.split(".")[-3])):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(folder, name))
+                    removed += 1
+        return removed

@@ -1,0 +1,134 @@
+"""Typed registry values and the on-disk encoding of one key's value set.
+
+A value is kept as the registry keeps it: a type code and the raw little-endian bytes
+(REG_SZ is UTF-16-LE with its NUL, REG_MULTI_SZ a NUL-separated list ending in an empty
+string). That makes every type round-trip exactly, whatever Python type it is read back as.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = ["CorruptKeyError", "RegType", "RegValue", "decode_values", "encode_values"]
+
+
+class RegType(enum.IntEnum):
+    """Registry value types (winnt.h values)."""
+
+    REG_SZ = 1
+    REG_BINARY = 3
+    REG_DWORD = 4
+    REG_LINK = 6
+    REG_MULTI_SZ = 7
+    REG_QWORD = 11
+
+
+class CorruptKeyError(ValueError):
+    """A key file that does not decode: torn, truncated or foreign."""
+
+
+def _utf16(text: str) -> bytes:
+    return text.encode("utf-16-le", "surrogatepass")
+
+
+def _from_utf16(data: bytes) -> str:
+    return data.decode("utf-16-le", "surrogatepass")
+
+
+@dataclass(frozen=True)
+class RegValue:
+    """One registry value: its type and its raw data bytes."""
+
+    type: RegType
+    data: bytes
+
+    @classmethod
+    def dword(cls, number: int) -> RegValue:
+        return cls(RegType.REG_DWORD, struct.pack("<I", number))
+
+    @classmethod
+    def qword(cls, number: int) -> RegValue:
+        return cls(RegType.REG_QWORD, struct.pack("<Q", number))
+
+    @classmethod
+    def binary(cls, data: bytes) -> RegValue:
+        return cls(RegType.REG_BINARY, bytes(data))
+
+    @classmethod
+    def sz(cls, text: str) -> RegValue:
+        return cls(RegType.REG_SZ, _utf16(text + "\0"))
+
+    @classmethod
+    def multi_sz(cls, items: Sequence[str]) -> RegValue:
+        if any("\0" in item or item == "" for item in items):
+            raise ValueError("REG_MULTI_SZ items must be non-empty and contain no NUL")
+        return cls(RegType.REG_MULTI_SZ, _utf16("".join(item + "\0" for item in items) + "\0"))
+
+    def as_int(self) -> int:
+        """The number held by a REG_DWORD or REG_QWORD."""
+        if self.type is RegType.REG_DWORD:
+            return int(struct.unpack("<I", self.data)[0])
+        if self.type is RegType.REG_QWORD:
+            return int(struct.unpack("<Q", self.data)[0])
+        raise TypeError(f"{self.type.name} is not a number")
+
+    def as_str(self) -> str:
+        """The text of a REG_SZ or REG_LINK, without its terminating NUL."""
+        if self.type not in (RegType.REG_SZ, RegType.REG_LINK):
+            raise TypeError(f"{self.type.name} is not a string")
+        return _from_utf16(self.data).rstrip("\0")
+
+    def as_list(self) -> list[str]:
+        """The strings of a REG_MULTI_SZ."""
+        if self.type is not RegType.REG_MULTI_SZ:
+            raise TypeError(f"{self.type.name} is not a string list")
+        return [item for item in _from_utf16(self.data).split("\0") if item]
+
+
+_MAGIC = b"RMK1"
+_HEADER = struct.Struct("<4sI")
+_ENTRY = struct.Struct("<HII")  # name length (UTF-16 units), type, data length
+_CRC = struct.Struct("<I")
+
+
+def encode_values(values: Mapping[str, RegValue]) -> bytes:
+    """Serialize a key's values; a CRC over the whole lets a reader reject torn data."""
+    parts = [_HEADER.pack(_MAGIC, len(values))]
+    for value_name, value in values.items():
+        raw_name = _utf16(value_name)
+        parts.append(_ENTRY.pack(len(raw_name) // 2, int(value.type), len(value.data)))
+        parts.append(raw_name)
+        parts.append(value.data)
+    body = b"".join(parts)
+    return body + _CRC.pack(zlib.crc32(body))
+
+
+def decode_values(blob: bytes) -> dict[str, RegValue]:
+    """Parse what :func:`encode_values` wrote; raise :class:`CorruptKeyError` on anything else."""
+    if len(blob) < _HEADER.size + _CRC.size:
+        raise CorruptKeyError("key file too short")
+    body, (crc,) = blob[: -_CRC.size], _CRC.unpack(blob[-_CRC.size :])
+    if zlib.crc32(body) != crc:
+        raise CorruptKeyError("key file checksum mismatch")
+    magic, count = _HEADER.unpack_from(body, 0)
+    if magic != _MAGIC:
+        raise CorruptKeyError("not a registry key file")
+    values: dict[str, RegValue] = {}
+    offset = _HEADER.size
+    try:
+        for _ in range(count):
+            name_units, type_code, data_len = _ENTRY.unpack_from(body, offset)
+            offset += _ENTRY.size
+            value_name = _from_utf16(body[offset : offset + 2 * name_units])
+            offset += 2 * name_units
+            values[value_name] = RegValue(RegType(type_code), body[offset : offset + data_len])
+            offset += data_len
+    except (struct.error, ValueError) as exc:
+        raise CorruptKeyError(f"malformed key file: {exc}") from exc
+    if offset != len(body):
+        raise CorruptKeyError("trailing bytes in key file")
+    return values
