@@ -17,8 +17,16 @@ from .registry_store import MutexTimeout, RegistryStore, RegValue, StoreError
 __all__ = ["EXPORTS", "FaultRule", "Faults", "ProcessFaults", "StoreFaults"]
 
 EXPORTS = (
-    "RmStartSession", "RmJoinSession", "RmEndSession", "RmRegisterResources", "RmGetList",
-    "RmShutdown", "RmRestart", "RmCancelCurrentTask", "RmAddFilter", "RmRemoveFilter",
+    "RmStartSession",
+    "RmJoinSession",
+    "RmEndSession",
+    "RmRegisterResources",
+    "RmGetList",
+    "RmShutdown",
+    "RmRestart",
+    "RmCancelCurrentTask",
+    "RmAddFilter",
+    "RmRemoveFilter",
     "RmGetFilterList",
 )
 
@@ -151,4 +159,3 @@ class StoreFaults(Faults):
 
     def __init__(self, store: RegistryStore, mutex_timeout: float) -> None:
         self._storage = _StoreStorage(store, mutex_timeout)
-

@@ -80,7 +80,7 @@ def wstr_buffer(param: object) -> tuple[int, Callable[[str], None]] | None:
 
         def write(text: str) -> None:
             for index, char in enumerate(text + "\0"):
-                array[index] = ord(char) if as_units else char  # type: ignore[assignment]
+                array[index] = ord(char) if as_units else char
 
         return len(array), write
     raise BadArgument(f"expected a WCHAR buffer, got {type(param).__name__}")

@@ -115,7 +115,10 @@ def _ps_start_time(pid: int) -> int | None:
     try:
         out = subprocess.run(
             ["ps", "-o", "lstart=,stat=", "-p", str(pid)],
-            capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"}, check=False,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "LC_ALL": "C"},
+            check=False,
         ).stdout.split()
     except OSError:
         return None

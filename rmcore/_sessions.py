@@ -193,8 +193,11 @@ class SessionTable:
             names = self.store.subkeys(RESTART_MANAGER_KEY)
             if len(names) < self.max_sessions:
                 taken = set(names)
-                name = next(f"Session{n:04d}" for n in range(len(names) + 1)
-                            if f"Session{n:04d}" not in taken)
+                name = next(
+                    f"Session{n:04d}"
+                    for n in range(len(names) + 1)
+                    if f"Session{n:04d}" not in taken
+                )
             else:
                 name = self._reclaim_abandoned(names)
             self.store.write_key(_session_path(name), _Record.new(owner, key_hash))
@@ -274,7 +277,10 @@ class SessionTable:
             live = [e for e in record.secondaries if self.is_alive(_entry_member(e))]
             infos.append(
                 SessionInfo(
-                    name, record.owner, self.is_alive(record.owner), len(live),
+                    name,
+                    record.owner,
+                    self.is_alive(record.owner),
+                    len(live),
                     record.values[_SEQUENCE].as_int(),
                 )
             )
@@ -300,4 +306,3 @@ class SessionTable:
             return reaped
 
         return self.locked(body)
-

@@ -40,8 +40,7 @@ def _entry_point(
     """Wrap an Rm* method: injected faults first, then Python failures become Win32 codes."""
     function = method.__name__
 
-    @functools.wraps(method)
-    def call(self: _Self, *args: _P.args, **kwargs: _P.kwargs) -> int:
+    def call(self: _Self, /, *args: _P.args, **kwargs: _P.kwargs) -> int:
         if self._exited:
             raise SimulatorExited(f"{function} called after terminate()")
         injected = self.faults.take(function)
@@ -60,6 +59,7 @@ def _entry_point(
         except MemoryError:
             return winerror.ERROR_OUTOFMEMORY
 
+    functools.update_wrapper(call, method)
     return call
 
 
@@ -216,4 +216,3 @@ class Simulator:
             self._exited = True
             self._handles.clear()
         self._sessions.mark_exited(self.process)
-

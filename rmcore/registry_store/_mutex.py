@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - Windows
 
     def _try_lock(fd: int) -> bool:
         try:
-            portalocker.lock(fd, portalocker.LOCK_EX | portalocker.LOCK_NB)  # type: ignore[arg-type]
+            portalocker.lock(fd, portalocker.LOCK_EX | portalocker.LOCK_NB)  # type: ignore[arg-type,unused-ignore]
         except portalocker.exceptions.LockException:
             return False
         return True
