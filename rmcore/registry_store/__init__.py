@@ -4,9 +4,10 @@ The bottom layer of rmcore: a tree of keys with typed values on disk, one cross-
 "registry write mutex", atomic replacement of a key's values. It knows nothing of sessions.
 """
 
+from ._errors import MutexTimeout, StoreError, StoreReadError, StoreWriteError
 from ._location import STORE_ENV_VAR, default_store_path, resolve_store_path
-from ._mutex import MutexTimeout, RegistryMutex
-from ._store import RegistryStore, StoreError, StoreReadError, StoreWriteError
+from ._mutex import RegistryMutex
+from ._store import RegistryStore
 from ._values import CorruptKeyError, RegType, RegValue
 
 __all__ = [

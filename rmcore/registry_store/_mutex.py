@@ -19,7 +19,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["MutexTimeout", "RegistryMutex"]
+from ._errors import MutexTimeout, StoreWriteError
+
+__all__ = ["RegistryMutex"]
 
 try:  # pragma: no cover - which branch runs depends on the host
     import fcntl
@@ -46,10 +48,6 @@ _FIRST_BACKOFF = 20e-6
 _MAX_BACKOFF = 1e-3
 
 
-class MutexTimeout(TimeoutError):
-    """The registry write mutex could not be acquired in time."""
-
-
 class RegistryMutex:
     """The store's registry write mutex, as seen from one process."""
 
@@ -59,7 +57,10 @@ class RegistryMutex:
     @contextmanager
     def hold(self, timeout: float) -> Iterator[None]:
         """Hold the mutex for the ``with`` block; raise :class:`MutexTimeout` after *timeout* s."""
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreWriteError(exc.errno, f"cannot open {self.lock_path}: {exc}") from exc
         try:
             if not _try_lock(fd):
                 self._wait(fd, timeout)

@@ -19,11 +19,12 @@ import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping
 
+from ._errors import StoreError, StoreReadError, StoreWriteError
 from ._location import resolve_store_path
 from ._mutex import RegistryMutex
 from ._values import CorruptKeyError, RegValue, decode_values, encode_values
 
-__all__ = ["RegistryStore", "StoreError", "StoreReadError", "StoreWriteError"]
+__all__ = ["RegistryStore"]
 
 _KEY_SUFFIX = ".key"
 _TMP_SUFFIX = ".tmp"
@@ -31,18 +32,6 @@ _LOCK_NAME = "registry.lock"
 _LINK_VALUE = "SymbolicLinkValue"
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
-
-
-class StoreError(OSError):
-    """Base class of store failures."""
-
-
-class StoreWriteError(StoreError):
-    """A change could not be written; what was there before is intact."""
-
-
-class StoreReadError(StoreError):
-    """A key could not be read back (unreadable or corrupt file)."""
 
 
 def _split(key_path: str) -> list[str]:
@@ -85,10 +74,17 @@ class RegistryStore:
         return os.path.join(self.path, *_split(key_path))
 
     def _parent_dir(self, key_path: str) -> str:
-        parent = os.path.join(self.path, *_split(key_path)[:-1])
-        if parent not in self._made_dirs:
+        """The directory a key's file goes in, created 0700 one level at a time if missing
+        (``os.makedirs`` would give intermediate levels the umask's default mode)."""
+        parent = self.path
+        for part in _split(key_path)[:-1]:
+            parent = os.path.join(parent, part)
+            if parent in self._made_dirs:
+                continue
             try:
-                os.makedirs(parent, mode=_DIR_MODE, exist_ok=True)
+                os.mkdir(parent, _DIR_MODE)
+            except FileExistsError:
+                pass
             except OSError as exc:
                 raise StoreWriteError(exc.errno, f"cannot create {parent}: {exc}") from exc
             self._made_dirs.add(parent)
