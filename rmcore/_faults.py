@@ -7,11 +7,13 @@ every process that uses the store sees and consumes them under the registry writ
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from . import winerror
+from ._fidelity import DEFAULT_MUTEX_TIMEOUT
 from .registry_store import MutexTimeout, RegistryStore, RegValue, StoreError
 
 __all__ = ["EXPORTS", "FaultRule", "Faults", "ProcessFaults", "StoreFaults"]
@@ -155,7 +157,15 @@ class ProcessFaults(Faults):
 
 
 class StoreFaults(Faults):
-    """Rules kept in the store: every process that uses the store sees and consumes them."""
+    """Rules kept in the store: every process that uses the store sees and consumes them.
 
-    def __init__(self, store: RegistryStore, mutex_timeout: float) -> None:
-        self._storage = _StoreStorage(store, mutex_timeout)
+    *store* is a store directory (``None``: the default store) or an open RegistryStore.
+    """
+
+    def __init__(
+        self,
+        store: RegistryStore | str | os.PathLike[str] | None = None,
+        mutex_timeout: float = DEFAULT_MUTEX_TIMEOUT,
+    ) -> None:
+        opened = store if isinstance(store, RegistryStore) else RegistryStore(store)
+        self._storage = _StoreStorage(opened, mutex_timeout)

@@ -1,0 +1,81 @@
+"""Fault injection: chosen calls fail with chosen codes and change nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import join, start
+
+import rmcore
+
+
+def _files(store: str) -> list[str]:
+    return sorted(str(p.relative_to(store)) for p in Path(store).rglob("Session*.key"))
+
+
+def test_next_n_calls_fail_then_calls_succeed(sim: rmcore.Simulator, store: str) -> None:
+    sim.faults.fail_next("RmStartSession", 121, times=2)
+    assert [start(sim)[0] for _ in range(3)] == [121, 121, 0]
+    assert _files(store) == ["HKCU/Software/Microsoft/RestartManager/Session0000.key"]
+    assert sim.faults.pending("RmStartSession") is None
+
+
+def test_after_k_good_calls(sim: rmcore.Simulator) -> None:
+    sim.faults.fail_next("RmStartSession", 353, times=1, after=2)
+    assert [start(sim)[0] for _ in range(4)] == [0, 0, 353, 0]
+
+
+@pytest.mark.parametrize("code", [121, 29, 14, 353, 1219])
+def test_injected_code_changes_nothing(sim: rmcore.Simulator, store: str, code: int) -> None:
+    _, handle, key = start(sim)
+    before = _files(store)
+    for function in ("RmStartSession", "RmJoinSession", "RmEndSession"):
+        sim.faults.fail_next(function, code)
+    assert start(sim)[0] == code
+    assert join(sim, key) == (code, 0xFFFFFFFF)
+    assert sim.RmEndSession(handle) == code
+    assert _files(store) == before
+    assert sim.RmEndSession(handle) == 0
+
+
+def test_process_faults_stay_in_their_process(store: str) -> None:
+    a, b = rmcore.Simulator(store), rmcore.Simulator(store)
+    a.faults.fail_next("RmStartSession", 29)
+    assert start(b)[0] == 0
+    assert start(a)[0] == 29
+
+
+def test_store_faults_reach_every_process(store: str) -> None:
+    a, b = rmcore.Simulator(store), rmcore.Simulator(store)
+    rmcore.StoreFaults(store).fail_next("RmJoinSession", 14, times=2)
+    key = start(a)[2]
+    assert join(a, key)[0] == 14
+    assert join(b, key)[0] == 14
+    assert join(b, key)[0] == 0
+    assert a.store_faults.pending("RmJoinSession") is None
+
+
+def test_clear_removes_every_rule(sim: rmcore.Simulator) -> None:
+    sim.faults.fail_next("RmStartSession", 121)
+    sim.store_faults.fail_next("RmEndSession", 121)
+    sim.faults.clear()
+    sim.store_faults.clear()
+    code, handle, _ = start(sim)
+    assert (code, sim.RmEndSession(handle)) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("function", "code", "times", "after"),
+    [
+        ("RmStart", 121, 1, 0),
+        ("RmStartSession", 0, 1, 0),
+        ("RmEndSession", 6, 0, 0),
+        ("RmEndSession", 6, 1, -1),
+    ],
+)
+def test_nonsense_rules_are_refused(
+    sim: rmcore.Simulator, function: str, code: int, times: int, after: int
+) -> None:
+    with pytest.raises(ValueError):
+        sim.faults.fail_next(function, code, times, after=after)
