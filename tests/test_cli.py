@@ -1,0 +1,85 @@
+"""The command line: demo, sessions, reap; output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import join, start
+
+import rmcore
+from rmcore.cli import main
+
+
+def test_demo_runs_every_step_in_real_processes() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rmcore", "demo"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for expected in (
+        "RmStartSession(&hSession, 0, szKey)            ->    0 ERROR_SUCCESS",
+        "->    0 ERROR_SUCCESS                      handle=0",
+        "-> 1219 ERROR_SESSION_CREDENTIAL_CONFLICT",
+        "->  353 ERROR_MAX_SESSIONS_REACHED",
+        "->  121 ERROR_SEM_TIMEOUT",
+        "->    6 ERROR_INVALID_HANDLE",
+        "every code as documented",
+    ):
+        assert expected in out
+    assert "UNEXPECTED" not in out
+    pids = {line.split("pid ")[1].rstrip(")") for line in out.splitlines() if "(pid " in line}
+    assert len(pids) == 2  # the secondary ran in a process of its own
+
+
+def test_sessions_lists_alive_and_abandoned(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    alive, gone = rmcore.Simulator(store), rmcore.Simulator(store)
+    key = start(alive)[2]
+    start(gone)
+    join(gone, key)
+    gone.terminate()
+    assert main(["sessions", "--store", store, "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert listing["store"] == store
+    rows = [(s["name"], s["alive"], s["secondaries"]) for s in listing["sessions"]]
+    assert rows == [("Session0000", True, 0), ("Session0001", False, 0)]
+    assert main(["sessions", "--store", store]) == 0
+    table = capsys.readouterr().out
+    assert "Session0000" in table and "abandoned" in table
+
+
+def test_reap_removes_abandoned(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    gone = rmcore.Simulator(store)
+    start(gone)
+    gone.terminate()
+    assert main(["reap", "--store", store, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reaped"] == ["Session0000"]
+    assert main(["reap", "--store", store]) == 0
+    assert "reaped 0 abandoned session(s)" in capsys.readouterr().out
+    assert main(["sessions", "--store", store]) == 0
+    assert "no sessions" in capsys.readouterr().out
+
+
+def test_reap_while_mutex_held_fails_with_121(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with rmcore.hold_registry_mutex(store):
+        assert main(["reap", "--store", store, "--mutex-timeout", "0.05"]) == 1
+    assert "121 ERROR_SEM_TIMEOUT" in capsys.readouterr().err
+
+
+def test_bad_usage_exits_2() -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["frobnicate"])
+    assert exited.value.code == 2
+
+
+def test_store_that_is_a_file_exits_1(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    import pathlib
+
+    blocker = pathlib.Path(str(tmp_path)) / "plain-file"
+    blocker.write_text("x")
+    assert main(["sessions", "--store", str(blocker)]) == 1
+    assert "ERROR_WRITE_FAULT" in capsys.readouterr().err
