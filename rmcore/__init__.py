@@ -27,7 +27,8 @@ from ._exceptions import (
 from ._faults import FaultRule, Faults, ProcessFaults, StoreFaults
 from ._pythonic import RestartManagerAPI, Session, check, default_backend, hold_registry_mutex
 from ._sessions import SessionInfo
-from ._simulator import CCH_RM_SESSION_KEY, Simulator, SimulatorExited
+from ._simulator import Simulator, SimulatorExited
+from ._types import CCH_RM_SESSION_KEY
 
 __version__ = "0.1.0"
 

@@ -17,7 +17,8 @@ import time
 
 from . import winerror
 from ._pythonic import hold_registry_mutex
-from ._simulator import CCH_RM_SESSION_KEY, Simulator
+from ._simulator import Simulator
+from ._types import CCH_RM_SESSION_KEY
 
 __all__ = ["run_demo"]
 

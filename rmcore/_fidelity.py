@@ -13,8 +13,12 @@ from . import winerror
 
 __all__ = [
     "ABANDONED_RECLAIM_AT_LIMIT_ONLY",
+    "ARGUMENTS_CHECKED_BEFORE_HANDLE",
+    "CANCEL_WITHOUT_TASK_RESULT",
     "DEFAULT_MUTEX_TIMEOUT",
+    "FILTER_ACTION_MUST_BE_VALID",
     "FIRST_HANDLE",
+    "GETLIST_COUNT_ON_MORE_DATA",
     "HANDLES_ARE_REUSED",
     "JOINED_HANDLES_COUNT_TOWARD_LIMIT",
     "JOIN_ABANDONED_SESSION_RESULT",
@@ -22,7 +26,12 @@ __all__ = [
     "KEY_IS_GUID_BYTES",
     "REJECT_NONZERO_SESSION_FLAGS",
     "SAME_PROCESS_MAY_JOIN",
+    "SECONDARY_CALLS_PRIMARY_ONLY_RESULT",
+    "SERVICES_CAUSE_SESSION_MISMATCH",
+    "SHUTDOWN_ONLY_REGISTERED_REFUSAL",
     "STALE_SECONDARY_HANDLE_RESULT",
+    "UNKNOWN_APP_SHUTDOWN_RANK",
+    "same_path",
 ]
 
 # §7.11 - the registry write mutex's timeout is unknown. Long enough that real contention
@@ -66,3 +75,42 @@ STALE_SECONDARY_HANDLE_RESULT: Final = winerror.ERROR_INVALID_HANDLE
 # ``rmcore reap``): what the API shows is the same (never 353 while one is abandoned),
 # but an ordinary start does not have to check every other session's owner.
 ABANDONED_RECLAIM_AT_LIMIT_ONLY: Final = True
+
+
+# §1.6 - RmShutdownOnlyRegistered when some affected app is not registered for restart:
+# "nothing is shut down", with no code documented. rmcore returns ERROR_FAIL_SHUTDOWN.
+SHUTDOWN_ONLY_REGISTERED_REFUSAL: Final = winerror.ERROR_FAIL_SHUTDOWN
+
+# §1.6 - the documented order names GUI apps, console apps, services, Explorer; an
+# RmUnknownApp (no window known) is placed with the GUI apps, first.
+UNKNOWN_APP_SHUTDOWN_RANK: Final = 0
+
+# §7.7 - what a secondary gets from RmGetList (observed: 1219), RmShutdown, RmRestart and
+# RmCancelCurrentTask (undocumented): 1219, as the filter functions document.
+SECONDARY_CALLS_PRIMARY_ONLY_RESULT: Final = winerror.ERROR_SESSION_CREDENTIAL_CONFLICT
+
+# §7.10 - RmCancelCurrentTask with no task running returns 0 and cancels nothing later.
+CANCEL_WITHOUT_TASK_RESULT: Final = winerror.ERROR_SUCCESS
+
+# §7.8 - on ERROR_MORE_DATA RmGetList sets *pnProcInfo to 0 (as the wine4office fork does);
+# a NULL pnProcInfoNeeded, pnProcInfo or lpdwRebootReasons is 160.
+GETLIST_COUNT_ON_MORE_DATA: Final = 0
+
+# §1.5 - reboot reasons: a service is not a "session mismatch" (RM stops services through
+# the service manager whatever their session); any reason at all makes RmShutdown 350.
+SERVICES_CAUSE_SESSION_MISMATCH: Final = False
+
+# §1.4 - RmRegisterResources checks its arguments (160) before the handle (6), as both
+# third-party implementations do; a NULL or empty name in an array is 160.
+ARGUMENTS_CHECKED_BEFORE_HANDLE: Final = True
+
+# §1.9 - RmAddFilter needs exactly one target and an action of RmNoRestart or RmNoShutdown
+# (RmInvalidFilterAction is 160); an empty path or service name counts as no target.
+FILTER_ACTION_MUST_BE_VALID: Final = True
+
+
+# Windows file names compare case-insensitively (NTFS default); module-path filters and
+# registered paths match apps that way in every world.
+def same_path(left: str, right: str) -> bool:
+    """Whether two full paths name the same file, as Windows compares them."""
+    return left.casefold() == right.casefold()

@@ -11,7 +11,20 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable
 
-__all__ = ["BadArgument", "dword_value", "out_dword", "read_wstr", "wstr_buffer"]
+from ._types import read_unique_process
+
+__all__ = [
+    "BadArgument",
+    "byte_buffer",
+    "dword_ref",
+    "dword_value",
+    "read_processes",
+    "read_wstr",
+    "read_wstr_array",
+    "status_callback",
+    "struct_array",
+    "wstr_buffer",
+]
 
 _MASK32 = 0xFFFFFFFF
 
@@ -39,8 +52,9 @@ def dword_value(param: object) -> int:
     return value & _MASK32
 
 
-def out_dword(param: object) -> Callable[[int], None] | None:
-    """A setter for a ``DWORD *`` out-parameter, or ``None`` when it is NULL."""
+def dword_ref(param: object) -> ctypes._SimpleCData[int] | None:
+    """The integer a ``DWORD *`` / ``UINT *`` points at (read and write ``.value``), or
+    ``None`` when the pointer is NULL."""
     if _is_null(param):
         return None
     target = _unwrap(param)
@@ -51,12 +65,7 @@ def out_dword(param: object) -> Callable[[int], None] | None:
     if isinstance(target, int):  # a raw address, as the DLL would take it
         target = ctypes.c_uint32.from_address(target)
     if isinstance(target, ctypes._SimpleCData) and isinstance(target.value, int):
-        simple = target
-
-        def write(value: int) -> None:
-            simple.value = value
-
-        return write
+        return target
     raise BadArgument(f"expected a pointer to a DWORD, got {type(param).__name__}")
 
 
@@ -102,3 +111,83 @@ def read_wstr(param: object) -> str | None:
     else:
         raise BadArgument(f"expected a string, got {type(param).__name__}")
     return text.split("\0", 1)[0]
+
+
+def _items(param: object, count: int) -> list[object]:
+    """The first *count* elements of an input array (NULL only when *count* is 0)."""
+    if count == 0:
+        return []
+    if _is_null(param):
+        raise BadArgument("NULL array with a non-zero count")
+    target = _unwrap(param)
+    if isinstance(target, (list, tuple, ctypes.Array)):
+        if len(target) < count:
+            raise BadArgument(f"array of {len(target)} for a count of {count}")
+        return list(target[:count])
+    if isinstance(target, ctypes._Pointer):
+        return [target[index] for index in range(count)]
+    if isinstance(target, ctypes.Structure) and count == 1:
+        return [target]
+    raise BadArgument(f"expected an array, got {type(param).__name__}")
+
+
+def read_wstr_array(param: object, count: int) -> list[str]:
+    """``LPCWSTR[]``: *count* non-empty strings."""
+    texts = [read_wstr(item) for item in _items(param, count)]
+    if any(not text for text in texts):
+        raise BadArgument("NULL or empty string in the array")
+    return [text for text in texts if text]
+
+
+def read_processes(param: object, count: int) -> list[tuple[int, int]]:
+    """``RM_UNIQUE_PROCESS[]``: (PID, start FILETIME) pairs, read by field name."""
+    pairs = []
+    for item in _items(param, count):
+        if not isinstance(item, ctypes.Structure):
+            raise BadArgument(f"expected RM_UNIQUE_PROCESS, got {type(item).__name__}")
+        try:
+            pairs.append(read_unique_process(item))
+        except (AttributeError, TypeError) as exc:
+            raise BadArgument(str(exc)) from exc
+    return pairs
+
+
+def struct_array(param: object) -> tuple[Callable[[int], ctypes.Structure], int | None] | None:
+    """(element getter, length if known) of an output struct array; a bare pointer has no
+    known length and the caller's count is trusted, as by the DLL. ``None`` when NULL."""
+    if _is_null(param):
+        return None
+    target = _unwrap(param)
+    if isinstance(target, ctypes.Array) and issubclass(target._type_, ctypes.Structure):
+        array: ctypes.Array[ctypes.Structure] = target
+        return array.__getitem__, len(array)
+    if isinstance(target, ctypes._Pointer) and target:
+        pointer: ctypes._Pointer[ctypes.Structure] = target
+        return pointer.__getitem__, None
+    if isinstance(target, ctypes.Structure):
+        single = target
+        return (lambda _index: single), 1
+    raise BadArgument(f"expected an array of structures, got {type(param).__name__}")
+
+
+def byte_buffer(param: object) -> tuple[int, int | None] | None:
+    """(address, size if known) of a ``PBYTE`` buffer, or ``None`` when NULL."""
+    if _is_null(param):
+        return None
+    target = _unwrap(param)
+    if isinstance(target, ctypes.Array):
+        return ctypes.addressof(target), ctypes.sizeof(target)
+    if isinstance(target, ctypes._Pointer) and target:
+        return ctypes.addressof(target.contents), None
+    if isinstance(target, int):
+        return target, None
+    raise BadArgument(f"expected a byte buffer, got {type(param).__name__}")
+
+
+def status_callback(param: object) -> Callable[[int], object] | None:
+    """An RM_WRITE_STATUS_CALLBACK: a Python callable or a ctypes function pointer."""
+    if _is_null(param):
+        return None
+    if callable(param):
+        return param if param else None  # a NULL CFUNCTYPE pointer is falsy
+    raise BadArgument(f"expected a callback, got {type(param).__name__}")

@@ -15,7 +15,8 @@ from types import TracebackType
 from typing import Protocol
 
 from ._exceptions import RmError
-from ._simulator import CCH_RM_SESSION_KEY, Simulator
+from ._simulator import Simulator
+from ._types import CCH_RM_SESSION_KEY
 from .registry_store import RegistryStore
 
 __all__ = ["RestartManagerAPI", "Session", "check", "default_backend", "hold_registry_mutex"]

@@ -33,6 +33,7 @@ from .registry_store import MutexTimeout, RegistryStore, RegValue, StoreError
 
 __all__ = [
     "RESTART_MANAGER_KEY",
+    "Resources",
     "SessionInfo",
     "SessionRef",
     "SessionTable",
@@ -96,6 +97,31 @@ def _entry_member(entry: str) -> SimulatedProcess:
     return SimulatedProcess(ProcessIdentity(pid, (high << 32) | low), instance)
 
 
+_GROUP_PREFIXES = ("RegFiles", "RegProcs", "RegSvcs")
+
+
+def _process_entry(process: tuple[int, int]) -> str:
+    pid, start = process
+    return f"{pid:08X}:{start >> 32:08X}:{start & 0xFFFFFFFF:08X}"
+
+
+def _parse_process_entry(entry: str) -> tuple[int, int]:
+    pid, high, low = (int(part, 16) for part in entry.split(":"))
+    return pid, (high << 32) | low
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What a session has registered: full file paths, (PID, start FILETIME), service names."""
+
+    files: tuple[str, ...] = ()
+    processes: tuple[tuple[int, int], ...] = ()
+    services: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.files or self.processes or self.services)
+
+
 @dataclass(frozen=True)
 class SessionRef:
     """What a handle names: one session (by key name and key hash) in one role."""
@@ -139,14 +165,28 @@ class _Record:
             _KEY_HASH: RegValue.binary(key_hash),
         }
 
-    def changed(self, secondaries: list[str]) -> dict[str, RegValue]:
+    def changed(
+        self, secondaries: list[str] | None = None, added: dict[str, RegValue] | None = None
+    ) -> dict[str, RegValue]:
+        """The record's values after one change (``Sequence`` bumped)."""
         values = dict(self.values)
         values[_SEQUENCE] = RegValue.dword((self.values[_SEQUENCE].as_int() + 1) & 0xFFFFFFFF)
         if secondaries:
             values[_SECONDARIES] = RegValue.multi_sz(secondaries)
-        else:
+        elif secondaries is not None:
             values.pop(_SECONDARIES, None)
+        values.update(added or {})
         return values
+
+    def resources(self) -> Resources:
+        """Everything registered so far, in registration order, from the numbered groups."""
+        found: dict[str, list[str]] = {prefix: [] for prefix in _GROUP_PREFIXES}
+        for name in sorted(self.values):
+            prefix = name[:-4]
+            if prefix in found and name[-4:].isdigit():
+                found[prefix].extend(self.values[name].as_list())
+        processes = tuple(_parse_process_entry(entry) for entry in found["RegProcs"])
+        return Resources(tuple(found["RegFiles"]), processes, tuple(found["RegSvcs"]))
 
     def matches(self, key_hash: bytes) -> bool:
         return hmac.compare_digest(self.key_hash, key_hash)
@@ -260,6 +300,42 @@ class SessionTable:
             self.store.write_key(_session_path(ref.name), record.changed(entries))
 
         self.locked(body)
+
+    def _live_record(self, ref: SessionRef) -> _Record:
+        record = self._read(ref.name)
+        if record is None or not record.matches(ref.key_hash):
+            raise RmError.from_code(winerror.ERROR_INVALID_HANDLE)
+        return record
+
+    def register(self, ref: SessionRef, new: Resources) -> None:
+        """Add resources to the session as new numbered groups; duplicates collapse."""
+
+        def body() -> None:
+            record = self._live_record(ref)
+            have = record.resources()
+            added: dict[str, RegValue] = {}
+            for prefix, old, items in (
+                ("RegFiles", have.files, list(new.files)),
+                (
+                    "RegProcs",
+                    map(_process_entry, have.processes),
+                    map(_process_entry, new.processes),
+                ),
+                ("RegSvcs", have.services, list(new.services)),
+            ):
+                seen = set(old)
+                fresh = [x for x in dict.fromkeys(items) if x not in seen]
+                if fresh:
+                    groups = sum(1 for n in record.values if n[:-4] == prefix)
+                    added[f"{prefix}{groups:04d}"] = RegValue.multi_sz(fresh)
+            if added:
+                self.store.write_key(_session_path(ref.name), record.changed(added=added))
+
+        self.locked(body)
+
+    def resources(self, ref: SessionRef) -> Resources:
+        """The session's registered resources, read under the mutex like every RM call."""
+        return self.locked(lambda: self._live_record(ref).resources())
 
     def mark_exited(self, process: SimulatedProcess) -> None:
         """Record that *process* exited without ending its sessions (they become abandoned)."""

@@ -14,16 +14,36 @@ from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
 from . import _fidelity, winerror
+from ._engine import Caller, SessionApps
 from ._exceptions import RmError
 from ._faults import ProcessFaults, StoreFaults
-from ._marshal import BadArgument, dword_value, out_dword, read_wstr, wstr_buffer
+from ._filters import FilterTarget
+from ._marshal import (
+    BadArgument,
+    byte_buffer,
+    dword_ref,
+    dword_value,
+    read_processes,
+    read_wstr,
+    read_wstr_array,
+    status_callback,
+    struct_array,
+    wstr_buffer,
+)
 from ._process import new_simulated_process
-from ._sessions import KEY_BYTES, SessionRef, SessionTable, key_to_bytes
+from ._sessions import Resources, SessionRef, SessionTable, key_to_bytes
+from ._types import (
+    CCH_RM_SESSION_KEY,
+    RM_FILTER_ACTION,
+    RM_FILTER_TRIGGER,
+    RM_SHUTDOWN_TYPE,
+    write_process_info,
+)
+from ._world import World, WorldView
 from .registry_store import RegistryStore, StoreError
 
-__all__ = ["CCH_RM_SESSION_KEY", "Simulator", "SimulatorExited"]
+__all__ = ["Simulator", "SimulatorExited"]
 
-CCH_RM_SESSION_KEY = 2 * KEY_BYTES
 _INVALID_HANDLE_VALUE = 0xFFFFFFFF
 
 _P = ParamSpec("_P")
@@ -77,6 +97,8 @@ class Simulator:
         *,
         max_sessions: int = 64,
         mutex_timeout: float = _fidelity.DEFAULT_MUTEX_TIMEOUT,
+        world: WorldView | str | None = None,
+        ts_session: int = 1,
     ) -> None:
         if max_sessions < 1 or mutex_timeout < 0:
             raise ValueError("max_sessions must be >= 1 and mutex_timeout >= 0")
@@ -89,8 +111,11 @@ class Simulator:
         self.store_faults = StoreFaults(self._store, mutex_timeout)
         self._handles: dict[int, SessionRef] = {}
         self._next_handle = _fidelity.FIRST_HANDLE
+        self._apps: dict[int, SessionApps] = {}
         self._lock = threading.Lock()
         self._exited = False
+        self.world = _open_world(world)
+        self.ts_session = ts_session  # the terminal-services session this process runs in
 
     @property
     def store(self) -> str:
@@ -125,11 +150,32 @@ class Simulator:
         with self._lock:
             self._handles[handle] = ref
 
-    def _lookup(self, handle: int) -> SessionRef:
-        ref = self._handles.get(handle)
+    def _lookup(self, handle: object) -> SessionRef:
+        """The session a handle argument names in this process, or raise 6."""
+        try:
+            ref = self._handles.get(dword_value(handle))
+        except BadArgument:
+            ref = None
         if ref is None:
             raise RmError.from_code(winerror.ERROR_INVALID_HANDLE)
         return ref
+
+    def _primary(self, handle: object) -> tuple[SessionRef, SessionApps]:
+        """The session and its app state, for calls only the primary may make (else 1219)."""
+        ref = self._lookup(handle)
+        if not ref.primary:
+            raise RmError.from_code(_fidelity.SECONDARY_CALLS_PRIMARY_ONLY_RESULT)
+        with self._lock:
+            apps = self._apps.setdefault(dword_value(handle), SessionApps(self.world))
+        return ref, apps
+
+    @property
+    def pid(self) -> int:
+        """The PID this simulated process reports (its OS process's)."""
+        return self.process.os_process.pid
+
+    def _caller(self) -> Caller:
+        return Caller(self.pid, self.ts_session)
 
     def handles(self) -> dict[int, SessionRef]:
         """This process's live handles (a copy)."""
@@ -143,10 +189,10 @@ class Simulator:
         self, pSessionHandle: object, dwSessionFlags: object, strSessionKey: object
     ) -> int:
         """Start a session: a new key into *strSessionKey*, a handle into *pSessionHandle*."""
-        set_handle = out_dword(pSessionHandle)
+        handle_out = dword_ref(pSessionHandle)
         flags = dword_value(dwSessionFlags)
         key_buffer = wstr_buffer(strSessionKey)
-        if set_handle is None or key_buffer is None:
+        if handle_out is None or key_buffer is None:
             return winerror.ERROR_BAD_ARGUMENTS
         if flags and _fidelity.REJECT_NONZERO_SESSION_FLAGS:
             return winerror.ERROR_BAD_ARGUMENTS
@@ -161,15 +207,15 @@ class Simulator:
             raise
         self._bind(handle, ref)
         write_key(key_bytes.hex())
-        set_handle(handle)
+        handle_out.value = handle
         return winerror.ERROR_SUCCESS
 
     @_entry_point
     def RmJoinSession(self, pSessionHandle: object, strSessionKey: object) -> int:
         """Join the session *strSessionKey* names as a secondary; a new handle goes out."""
-        set_handle = out_dword(pSessionHandle)
+        handle_out = dword_ref(pSessionHandle)
         key_text = read_wstr(strSessionKey)
-        if set_handle is None or key_text is None:
+        if handle_out is None or key_text is None:
             return winerror.ERROR_BAD_ARGUMENTS
         key_bytes = key_to_bytes(key_text)
         if key_bytes is None:
@@ -181,17 +227,14 @@ class Simulator:
             self._release_unused_handle(handle)
             raise
         self._bind(handle, ref)
-        set_handle(handle)
+        handle_out.value = handle
         return winerror.ERROR_SUCCESS
 
     @_entry_point
     def RmEndSession(self, dwSessionHandle: object) -> int:
         """End the session (primary) or leave it (secondary); the handle dies either way."""
-        try:
-            handle = dword_value(dwSessionHandle)
-        except BadArgument:
-            return winerror.ERROR_INVALID_HANDLE
-        ref = self._lookup(handle)
+        ref = self._lookup(dwSessionHandle)
+        handle = dword_value(dwSessionHandle)
         try:
             self._sessions.end(ref, self.process, handle)
         except RmError as exc:
@@ -204,6 +247,164 @@ class Simulator:
     def _drop(self, handle: int) -> None:
         with self._lock:
             self._handles.pop(handle, None)
+            self._apps.pop(handle, None)
+
+    @_entry_point
+    def RmRegisterResources(
+        self,
+        dwSessionHandle: object,
+        nFiles: object,
+        rgsFileNames: object,
+        nApplications: object,
+        rgApplications: object,
+        nServices: object,
+        rgsServiceNames: object,
+    ) -> int:
+        """Add files (full paths), processes and services (short names) to the session."""
+        resources = Resources(
+            tuple(read_wstr_array(rgsFileNames, dword_value(nFiles))),
+            tuple(read_processes(rgApplications, dword_value(nApplications))),
+            tuple(read_wstr_array(rgsServiceNames, dword_value(nServices))),
+        )
+        self._sessions.register(self._lookup(dwSessionHandle), resources)
+        return winerror.ERROR_SUCCESS
+
+    @_entry_point
+    def RmGetList(
+        self,
+        dwSessionHandle: object,
+        pnProcInfoNeeded: object,
+        pnProcInfo: object,
+        rgAffectedApps: object,
+        lpdwRebootReasons: object,
+    ) -> int:
+        """The apps using the registered resources, recomputed now (two-call pattern)."""
+        needed, count, reasons_out = (
+            dword_ref(p) for p in (pnProcInfoNeeded, pnProcInfo, lpdwRebootReasons)
+        )
+        if needed is None or count is None or reasons_out is None:
+            return winerror.ERROR_BAD_ARGUMENTS
+        capacity = count.value
+        rows_out = struct_array(rgAffectedApps)
+        if capacity and rows_out is None:
+            return winerror.ERROR_BAD_ARGUMENTS
+        ref, apps = self._primary(dwSessionHandle)
+        rows, reasons = apps.get_list(self._sessions.resources(ref), self._caller())
+        needed.value = len(rows)
+        reasons_out.value = int(reasons)
+        if len(rows) > capacity or (rows and rows_out is None):
+            count.value = _fidelity.GETLIST_COUNT_ON_MORE_DATA
+            return winerror.ERROR_MORE_DATA
+        assert rows_out is not None or not rows
+        row_at, length = rows_out if rows_out is not None else (None, 0)
+        if length is not None and len(rows) > length:
+            return winerror.ERROR_BAD_ARGUMENTS  # *pnProcInfo claims more room than there is
+        for index, row in enumerate(rows):
+            assert row_at is not None
+            write_process_info(
+                row_at(index),
+                pid=row.id[0],
+                start_time=row.id[1],
+                app_name=row.app_name,
+                service_short_name=row.service_short_name,
+                app_type=row.app_type,
+                app_status=row.status,
+                ts_session_id=row.ts_session,
+                restartable=row.restartable,
+            )
+        count.value = len(rows)
+        return winerror.ERROR_SUCCESS
+
+    @_entry_point
+    def RmShutdown(self, dwSessionHandle: object, lActionFlags: object, fnStatus: object) -> int:
+        """Shut down the affected apps: GUI, console, services, Explorer."""
+        flags = dword_value(lActionFlags)
+        callback = status_callback(fnStatus)
+        if flags & ~(RM_SHUTDOWN_TYPE.RmForceShutdown | RM_SHUTDOWN_TYPE.RmShutdownOnlyRegistered):
+            return winerror.ERROR_BAD_ARGUMENTS
+        ref, apps = self._primary(dwSessionHandle)
+        return apps.shutdown(
+            self._sessions.resources(ref),
+            self._caller(),
+            force=bool(flags & RM_SHUTDOWN_TYPE.RmForceShutdown),
+            only_registered=bool(flags & RM_SHUTDOWN_TYPE.RmShutdownOnlyRegistered),
+            callback=callback,
+        )
+
+    @_entry_point
+    def RmRestart(self, dwSessionHandle: object, dwRestartFlags: object, fnStatus: object) -> int:
+        """Restart what RmShutdown stopped and is restartable, in reverse order."""
+        flags = dword_value(dwRestartFlags)
+        callback = status_callback(fnStatus)
+        if flags:
+            return winerror.ERROR_BAD_ARGUMENTS
+        ref, apps = self._primary(dwSessionHandle)
+        self._sessions.resources(ref)  # the session must still exist (6), mutex (121)
+        return apps.restart(callback)
+
+    @_entry_point
+    def RmCancelCurrentTask(self, dwSessionHandle: object) -> int:
+        """Ask the session's running RmGetList/RmShutdown/RmRestart to stop (it returns 1223)."""
+        _ref, apps = self._primary(dwSessionHandle)
+        apps.cancel()
+        return _fidelity.CANCEL_WITHOUT_TASK_RESULT
+
+    @_entry_point
+    def RmAddFilter(
+        self,
+        dwSessionHandle: object,
+        strModuleName: object,
+        pProcess: object,
+        strServiceShortName: object,
+        FilterAction: object,
+    ) -> int:
+        """Keep RM from shutting down or restarting one executable, process or service."""
+        target = _filter_target(strModuleName, pProcess, strServiceShortName)
+        action = dword_value(FilterAction)
+        if action not in (RM_FILTER_ACTION.RmNoRestart, RM_FILTER_ACTION.RmNoShutdown):
+            return winerror.ERROR_BAD_ARGUMENTS
+        _ref, apps = self._primary(dwSessionHandle)
+        apps.filters.add(target, RM_FILTER_ACTION(action))
+        return winerror.ERROR_SUCCESS
+
+    @_entry_point
+    def RmRemoveFilter(
+        self,
+        dwSessionHandle: object,
+        strModuleName: object,
+        pProcess: object,
+        strServiceShortName: object,
+    ) -> int:
+        """Remove the filter on one target; ERROR_FILE_NOT_FOUND (2) if there is none."""
+        target = _filter_target(strModuleName, pProcess, strServiceShortName)
+        _ref, apps = self._primary(dwSessionHandle)
+        if not apps.filters.remove(target):
+            return winerror.ERROR_FILE_NOT_FOUND
+        return winerror.ERROR_SUCCESS
+
+    @_entry_point
+    def RmGetFilterList(
+        self,
+        dwSessionHandle: object,
+        pbFilterBuf: object,
+        cbFilterBuf: object,
+        cbFilterBufNeeded: object,
+    ) -> int:
+        """The session's filters as RM_FILTER_INFO records chained by ``cbNextOffset``."""
+        needed = dword_ref(cbFilterBufNeeded)
+        capacity = dword_value(cbFilterBuf)
+        buffer = byte_buffer(pbFilterBuf)
+        _ref, apps = self._primary(dwSessionHandle)
+        size = apps.filters.buffer_size()
+        if needed is None:
+            return winerror.ERROR_MORE_DATA  # documented: "or cbFilterBufNeeded not given"
+        needed.value = size
+        if size == 0:
+            return winerror.ERROR_SUCCESS
+        if buffer is None or size > capacity or (buffer[1] is not None and size > buffer[1]):
+            return winerror.ERROR_MORE_DATA
+        apps.filters.write_buffer(buffer[0])
+        return winerror.ERROR_SUCCESS
 
     # -- the simulated process -----------------------------------------------------------
 
@@ -215,4 +416,31 @@ class Simulator:
                 return
             self._exited = True
             self._handles.clear()
+            self._apps.clear()
         self._sessions.mark_exited(self.process)
+
+
+def _open_world(world: WorldView | str | None) -> WorldView:
+    if world is None:
+        return World()
+    if world == "host":
+        from ._host_world import HostWorld
+
+        return HostWorld()
+    if isinstance(world, str):
+        raise ValueError(f"world must be a World, 'host' or None, not {world!r}")
+    return world
+
+
+def _filter_target(module: object, process: object, service: object) -> FilterTarget:
+    """The one target of RmAddFilter/RmRemoveFilter; anything else is 160."""
+    module_name, service_name = read_wstr(module), read_wstr(service)
+    pairs = read_processes(process, 0 if process is None or process == 0 else 1)
+    given = [bool(module_name), bool(pairs), bool(service_name)]
+    if given.count(True) != 1:
+        raise BadArgument("exactly one filter target is needed")
+    if module_name:
+        return FilterTarget(RM_FILTER_TRIGGER.RmFilterTriggerFile, module_name)
+    if service_name:
+        return FilterTarget(RM_FILTER_TRIGGER.RmFilterTriggerService, service_name)
+    return FilterTarget(RM_FILTER_TRIGGER.RmFilterTriggerProcess, pairs[0])

@@ -1,0 +1,276 @@
+"""What RmGetList, RmShutdown and RmRestart do with the apps of one session.
+
+A :class:`SessionApps` lives in the primary's process (only the primary may call these),
+remembers what its shutdown stopped so AppStatus and RmRestart can refer to it, and owns
+the session's filters and its cancellation flag. The apps themselves come from a world.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import _fidelity, winerror
+from ._exceptions import RmError
+from ._filters import FilterSet
+from ._sessions import Resources
+from ._types import (
+    RM_APP_STATUS,
+    RM_APP_TYPE,
+    RM_FILTER_ACTION,
+    RM_INVALID_TS_SESSION,
+    RM_REBOOT_REASON,
+)
+from ._world import App, AppId, WorldView
+
+__all__ = ["AffectedApp", "Caller", "SessionApps"]
+
+# Documented: unresponsive apps are forced after 30 s, services after 20 s (spec §1.6).
+HUNG_APP_TIMEOUT = 30.0
+SERVICE_KILL_TIMEOUT = 20.0
+
+# Documented order: GUI apps, console apps, services, Explorer (spec §1.6); restart reverses.
+# Where RmUnknownApp goes is not documented: see _fidelity.UNKNOWN_APP_SHUTDOWN_RANK.
+_SHUTDOWN_RANK = {
+    RM_APP_TYPE.RmMainWindow: 0,
+    RM_APP_TYPE.RmOtherWindow: 0,
+    RM_APP_TYPE.RmUnknownApp: _fidelity.UNKNOWN_APP_SHUTDOWN_RANK,
+    RM_APP_TYPE.RmConsole: 1,
+    RM_APP_TYPE.RmService: 2,
+    RM_APP_TYPE.RmExplorer: 3,
+}
+
+StatusCallback = Callable[[int], object]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The process calling RmGetList: its PID and terminal-services session."""
+
+    pid: int
+    ts_session: int
+
+
+@dataclass
+class AffectedApp:
+    """One RM_PROCESS_INFO row, plus the world object to act on."""
+
+    app: App
+    id: AppId
+    app_type: RM_APP_TYPE
+    status: RM_APP_STATUS
+    reasons: RM_REBOOT_REASON
+    ts_session: int
+    restartable: bool
+
+    @property
+    def app_name(self) -> str:
+        return self.app.app_name
+
+    @property
+    def service_short_name(self) -> str:
+        return self.app.service_name
+
+
+def _progress(callback: StatusCallback | None) -> Callable[[int, int], None]:
+    """A reporter that sends strictly increasing percentages ending at 100."""
+    last = -1
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        percent = 100 if total == 0 else done * 100 // total
+        if callback is not None and percent > last:
+            last = percent
+            callback(percent)
+
+    return report
+
+
+class SessionApps:
+    """The primary's view of one session's affected apps."""
+
+    def __init__(self, world: WorldView) -> None:
+        self.world = world
+        self.filters = FilterSet()
+        self._known: dict[App, AffectedApp] = {}  # every app this session has reported
+        self._stopped: list[AffectedApp] = []  # in shutdown order
+        self._shut_down = False
+        self._cancel = threading.Event()
+        self._busy = threading.Lock()
+
+    # -- cancellation ------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """RmCancelCurrentTask: flag the running task, if any (no task: nothing happens)."""
+        if self._busy.locked():
+            self._cancel.set()
+
+    def _checkpoint(self) -> None:
+        if self._cancel.is_set():
+            self._cancel.clear()
+            raise RmError.from_code(winerror.ERROR_CANCELLED)
+
+    def _task(self, body: Callable[[], int]) -> int:
+        with self._busy:
+            self._cancel.clear()
+            try:
+                return body()
+            finally:
+                self._cancel.clear()
+
+    # -- RmGetList ---------------------------------------------------------------------
+
+    def get_list(
+        self, resources: Resources, caller: Caller
+    ) -> tuple[list[AffectedApp], RM_REBOOT_REASON]:
+        """The affected apps (recomputed now) and the combined reboot reasons."""
+        rows: list[AffectedApp] = []
+
+        def body() -> int:
+            rows.extend(self._compute(resources, caller))
+            return 0
+
+        self._task(body)
+        reasons = RM_REBOOT_REASON.RmRebootReasonNone
+        for row in rows:
+            reasons |= row.reasons
+        return rows, reasons
+
+    def _compute(self, resources: Resources, caller: Caller) -> list[AffectedApp]:
+        if any(self.world.is_directory(path) for path in resources.files):
+            raise RmError.from_code(winerror.ERROR_ACCESS_DENIED)
+        found = dict.fromkeys(self.world.holders(resources.files))
+        self._checkpoint()
+        for pid, start in resources.processes:
+            found.update(dict.fromkeys(filter(None, [self.world.process(pid, start)])))
+        for name in resources.services:
+            found.update(dict.fromkeys(filter(None, [self.world.service(name)])))
+        self._checkpoint()
+        rows = [self._row(app, caller) for app in found]
+        rows += [row for row in self._stopped if row.app not in found]
+        return rows
+
+    def _row(self, app: App, caller: Caller) -> AffectedApp:
+        reasons = RM_REBOOT_REASON.RmRebootReasonNone
+        if app.critical:
+            reasons |= (
+                RM_REBOOT_REASON.RmRebootReasonCriticalService
+                if app.is_service
+                else RM_REBOOT_REASON.RmRebootReasonCriticalProcess
+            )
+        if app.other_user:
+            reasons |= RM_REBOOT_REASON.RmRebootReasonPermissionDenied
+        mismatch_possible = _fidelity.SERVICES_CAUSE_SESSION_MISMATCH or not app.is_service
+        if mismatch_possible and app.ts_session != caller.ts_session:
+            reasons |= RM_REBOOT_REASON.RmRebootReasonSessionMismatch
+        if app.pid == caller.pid:
+            reasons |= RM_REBOOT_REASON.RmRebootReasonDetectedSelf
+        critical = app.critical or app.other_user or app.pid == caller.pid
+        previous = self._known.get(app)
+        status = RM_APP_STATUS.RmStatusRunning | (previous.status if previous else 0)
+        status |= self._mask(app)
+        row = AffectedApp(
+            app=app,
+            id=app.id,
+            app_type=RM_APP_TYPE.RmCritical if critical else app.app_type,
+            status=status,
+            reasons=reasons,
+            ts_session=RM_INVALID_TS_SESSION if app.is_service or critical else app.ts_session,
+            restartable=app.is_service or (app.restartable and not critical),
+        )
+        self._known[app] = row
+        return row
+
+    def _mask(self, app: App) -> RM_APP_STATUS:
+        action = self.filters.action_for(app)
+        if action is RM_FILTER_ACTION.RmNoShutdown:
+            return RM_APP_STATUS.RmStatusShutdownMasked | RM_APP_STATUS.RmStatusRestartMasked
+        if action is RM_FILTER_ACTION.RmNoRestart:
+            return RM_APP_STATUS.RmStatusRestartMasked
+        return RM_APP_STATUS.RmStatusUnknown
+
+    # -- RmShutdown --------------------------------------------------------------------
+
+    def shutdown(
+        self,
+        resources: Resources,
+        caller: Caller,
+        *,
+        force: bool,
+        only_registered: bool,
+        callback: StatusCallback | None,
+    ) -> int:
+        """Stop the affected apps in the documented order; return the Win32 code."""
+
+        def body() -> int:
+            rows = self._compute(resources, caller)
+            if any(row.reasons for row in rows):
+                return winerror.ERROR_FAIL_NOACTION_REBOOT
+            targets = [
+                row
+                for row in rows
+                if row.app.running and not row.status & RM_APP_STATUS.RmStatusShutdownMasked
+            ]
+            if only_registered and not all(row.restartable for row in targets):
+                return _fidelity.SHUTDOWN_ONLY_REGISTERED_REFUSAL
+            targets.sort(key=lambda row: _SHUTDOWN_RANK.get(row.app_type, 0))
+            report = _progress(callback)
+            failed = False
+            for done, row in enumerate(targets):
+                self._checkpoint()
+                failed |= not self._stop(row, force)
+                report(done + 1, len(targets))
+            report(len(targets), len(targets))
+            self._shut_down = True
+            return winerror.ERROR_FAIL_SHUTDOWN if failed else winerror.ERROR_SUCCESS
+
+        return self._task(body)
+
+    def _stop(self, row: AffectedApp, force: bool) -> bool:
+        timeout = SERVICE_KILL_TIMEOUT if row.app.is_service else HUNG_APP_TIMEOUT
+        polite_possible = row.app_type is not RM_APP_TYPE.RmUnknownApp
+        stopped = (polite_possible or force) and self.world.stop(
+            row.app, force=force, timeout=timeout
+        )
+        if stopped:
+            row.status = (
+                row.status & ~RM_APP_STATUS.RmStatusRunning
+            ) | RM_APP_STATUS.RmStatusStopped
+            self._stopped.append(row)
+        else:
+            row.status |= RM_APP_STATUS.RmStatusErrorOnStop
+        return stopped
+
+    # -- RmRestart ---------------------------------------------------------------------
+
+    def restart(self, callback: StatusCallback | None) -> int:
+        """Restart, in reverse order, the restartable apps the shutdown stopped."""
+
+        def body() -> int:
+            if not self._shut_down:
+                return winerror.ERROR_REQUEST_OUT_OF_SEQUENCE
+            due = [
+                row
+                for row in reversed(self._stopped)
+                if row.restartable
+                and not row.status
+                & (RM_APP_STATUS.RmStatusRestartMasked | RM_APP_STATUS.RmStatusRestarted)
+            ]
+            report = _progress(callback)
+            failed = False
+            for done, row in enumerate(due):
+                self._checkpoint()
+                if self.world.start_again(row.app):
+                    row.id = row.app.id  # the relaunched process's identity
+                    row.status = (
+                        row.status | RM_APP_STATUS.RmStatusRestarted | RM_APP_STATUS.RmStatusRunning
+                    )
+                else:
+                    row.status |= RM_APP_STATUS.RmStatusErrorOnRestart
+                    failed = True
+                report(done + 1, len(due))
+            report(len(due), len(due))
+            return winerror.ERROR_FAIL_RESTART if failed else winerror.ERROR_SUCCESS
+
+        return self._task(body)

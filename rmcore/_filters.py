@@ -1,0 +1,105 @@
+"""Session filters (RmAddFilter / RmRemoveFilter / RmGetFilterList) and their buffer layout.
+
+A filter targets exactly one of: an executable's full path, a process (PID + start time) or
+a service short name, and says RmNoRestart or RmNoShutdown. A later filter on the same target
+replaces the earlier one (and moves to the end); when several filters match one app, the
+latest wins.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+from . import _fidelity
+from ._types import RM_FILTER_ACTION, RM_FILTER_INFO, RM_FILTER_TRIGGER
+from ._world import App
+
+__all__ = ["FilterSet", "FilterTarget"]
+
+_ALIGN = ctypes.alignment(RM_FILTER_INFO)
+
+
+@dataclass(frozen=True)
+class FilterTarget:
+    """What a filter applies to: ``value`` is a path, a service name or a (PID, start) pair."""
+
+    trigger: RM_FILTER_TRIGGER
+    value: str | tuple[int, int]
+
+    def matches(self, app: App) -> bool:
+        if self.trigger is RM_FILTER_TRIGGER.RmFilterTriggerProcess:
+            return self.value == app.id
+        if self.trigger is RM_FILTER_TRIGGER.RmFilterTriggerService:
+            return app.is_service and str(self.value).lower() == app.service_name.lower()
+        return _fidelity.same_path(str(self.value), app.image_path)
+
+
+def _aligned(size: int) -> int:
+    return (size + _ALIGN - 1) // _ALIGN * _ALIGN
+
+
+class FilterSet:
+    """The filters of one session, in the order they were (last) added."""
+
+    def __init__(self) -> None:
+        self._filters: dict[FilterTarget, RM_FILTER_ACTION] = {}
+
+    def add(self, target: FilterTarget, action: RM_FILTER_ACTION) -> None:
+        self._filters.pop(target, None)
+        self._filters[target] = action
+
+    def remove(self, target: FilterTarget) -> bool:
+        return self._filters.pop(target, None) is not None
+
+    def action_for(self, app: App) -> RM_FILTER_ACTION | None:
+        """The action of the latest filter that matches *app*, if any."""
+        action = None
+        for target, filter_action in self._filters.items():
+            if target.matches(app):
+                action = filter_action
+        return action
+
+    def items(self) -> list[tuple[FilterTarget, RM_FILTER_ACTION]]:
+        return list(self._filters.items())
+
+    # -- RmGetFilterList's buffer ------------------------------------------------------
+
+    def _record_sizes(self) -> list[int]:
+        sizes = []
+        for target in self._filters:
+            text = 0 if isinstance(target.value, tuple) else 2 * (len(target.value) + 1)
+            sizes.append(_aligned(ctypes.sizeof(RM_FILTER_INFO) + text))
+        return sizes
+
+    def buffer_size(self) -> int:
+        """Bytes RmGetFilterList needs for every filter."""
+        return sum(self._record_sizes())
+
+    def write_buffer(self, address: int) -> None:
+        """Write the records at *address* (the caller checked there is room).
+
+        Layout (an rmcore decision, spec §7.9): each RM_FILTER_INFO is followed by its
+        NUL-terminated UTF-16 string, the whole padded to pointer alignment; the union's
+        string pointer points at that copy; ``cbNextOffset`` is the distance to the next
+        record and 0 in the last.
+        """
+        offset = 0
+        sizes = self._record_sizes()
+        for index, (target, action) in enumerate(self._filters.items()):
+            record = RM_FILTER_INFO.from_address(address + offset)
+            ctypes.memset(address + offset, 0, sizes[index])
+            record.FilterAction = int(action)
+            record.FilterTrigger = int(target.trigger)
+            record.cbNextOffset = sizes[index] if index + 1 < len(sizes) else 0
+            if isinstance(target.value, tuple):
+                record.Process.dwProcessId = target.value[0]
+                record.Process.ProcessStartTime.dwLowDateTime = target.value[1] & 0xFFFFFFFF
+                record.Process.ProcessStartTime.dwHighDateTime = target.value[1] >> 32
+            else:
+                text_at = address + offset + ctypes.sizeof(RM_FILTER_INFO)
+                encoded = (target.value + "\0").encode("utf-16-le", "surrogatepass")
+                ctypes.memmove(text_at, encoded, len(encoded))
+                pointer = ctypes.cast(text_at, type(record.strFilename))
+                record.strFilename = pointer  # the union: the service name pointer too
+            offset += sizes[index]

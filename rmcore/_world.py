@@ -1,0 +1,193 @@
+"""Who holds what: the world RmGetList answers from, and that RmShutdown/RmRestart act on.
+
+:class:`World` is the deterministic simulated world tests declare: processes, services,
+which files each holds, how each reacts to shutdown. Time in it is a clock the test
+advances; nothing sleeps. Anything with the :class:`WorldView` methods can stand in for
+it (the host world does).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from . import _fidelity
+from ._types import RM_APP_TYPE
+
+__all__ = ["App", "AppId", "World", "WorldView"]
+
+AppId = tuple[int, int]  # (PID, start FILETIME): what RM_UNIQUE_PROCESS names
+
+_FILETIME_2026 = 134_117_000_000_000_000  # a plausible start time for declared processes
+_TICKS_PER_SECOND = 10_000_000
+
+
+@dataclass(eq=False)
+class App:
+    """A simulated process (``service_name`` empty) or service, and how it behaves."""
+
+    pid: int
+    start_time: int
+    image_path: str
+    app_name: str
+    app_type: RM_APP_TYPE = RM_APP_TYPE.RmMainWindow
+    service_name: str = ""
+    ts_session: int = 1
+    restartable: bool = True  # registered with RegisterApplicationRestart
+    other_user: bool = False  # elevated or another user: RM may not act on it
+    critical: bool = False
+    shutdown_delay: float = 0.0  # simulated seconds it takes to agree to close
+    refuses_shutdown: bool = False  # never closes politely (a hung, non-pumping app)
+    restart_fails: bool = False
+    command_line: tuple[str, ...] = ()
+    files: set[str] = field(default_factory=set)
+    running: bool = True
+
+    @property
+    def id(self) -> AppId:
+        return (self.pid, self.start_time)
+
+    @property
+    def is_service(self) -> bool:
+        return bool(self.service_name)
+
+
+class WorldView(Protocol):
+    """What the Restart Manager engine asks of a world (simulated or host)."""
+
+    def is_directory(self, path: str) -> bool: ...
+    def holders(self, paths: Iterable[str]) -> list[App]: ...
+    def process(self, pid: int, start_time: int) -> App | None: ...
+    def service(self, short_name: str) -> App | None: ...
+    def stop(self, app: App, *, force: bool, timeout: float) -> bool: ...
+    def start_again(self, app: App) -> bool: ...
+
+
+class World:
+    """A deterministic simulated world; share one between Simulators to share the machine."""
+
+    def __init__(self) -> None:
+        self._apps: list[App] = []
+        self._directories: set[str] = set()
+        self._pids = itertools.count(1000, 4)
+        self._lock = threading.RLock()
+        self.now = 0.0  # simulated seconds since the world was created
+        self.stop_requests: list[AppId] = []  # every stop RM asked for, in order
+
+    # -- declaring the world -----------------------------------------------------------
+
+    def add_process(
+        self,
+        image_path: str,
+        *,
+        name: str | None = None,
+        pid: int | None = None,
+        start_time: int | None = None,
+        files: Iterable[str] = (),
+        **behaviour: Any,
+    ) -> App:
+        """Declare a running process; *behaviour* sets any :class:`App` field."""
+        with self._lock:
+            pid = next(self._pids) if pid is None else pid
+            start = _FILETIME_2026 + len(self._apps) if start_time is None else start_time
+            app_name = name if name is not None else image_path.replace("/", "\\").split("\\")[-1]
+            app = App(pid, start, image_path, app_name, files=set(files), **behaviour)
+            self._apps.append(app)
+            return app
+
+    def add_service(
+        self,
+        short_name: str,
+        *,
+        display_name: str | None = None,
+        image_path: str = "C:\\Windows\\System32\\svchost.exe",
+        files: Iterable[str] = (),
+        **behaviour: Any,
+    ) -> App:
+        """Declare a running service (RM_APP_TYPE RmService, session 0, restartable)."""
+        behaviour.setdefault("ts_session", 0)
+        return self.add_process(
+            image_path,
+            name=display_name or short_name,
+            files=files,
+            service_name=short_name,
+            app_type=RM_APP_TYPE.RmService,
+            **behaviour,
+        )
+
+    def add_directory(self, path: str) -> None:
+        """Declare *path* a directory (registering it makes RmGetList return 5)."""
+        self._directories.add(path)
+
+    def hold(self, app: App, *paths: str) -> None:
+        with self._lock:
+            app.files.update(paths)
+
+    def release(self, app: App, *paths: str) -> None:
+        with self._lock:
+            app.files.difference_update(paths)
+
+    def exit(self, app: App) -> None:
+        """The process ends on its own (not through Restart Manager)."""
+        with self._lock:
+            app.running = False
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulated clock forward."""
+        self.now += seconds
+
+    @property
+    def apps(self) -> list[App]:
+        return list(self._apps)
+
+    # -- WorldView ---------------------------------------------------------------------
+
+    def is_directory(self, path: str) -> bool:
+        return any(_fidelity.same_path(path, folder) for folder in self._directories)
+
+    def holders(self, paths: Iterable[str]) -> list[App]:
+        wanted = {path.casefold() for path in paths}  # as _fidelity.same_path compares
+        with self._lock:
+            return [
+                app
+                for app in self._apps
+                if app.running and any(f.casefold() in wanted for f in app.files)
+            ]
+
+    def process(self, pid: int, start_time: int) -> App | None:
+        with self._lock:
+            return next((a for a in self._apps if a.running and a.id == (pid, start_time)), None)
+
+    def service(self, short_name: str) -> App | None:
+        wanted = short_name.lower()
+        with self._lock:
+            return next(
+                (a for a in self._apps if a.running and a.service_name.lower() == wanted), None
+            )
+
+    def stop(self, app: App, *, force: bool, timeout: float) -> bool:
+        """Ask *app* to close; after *timeout* simulated seconds force it if *force*."""
+        with self._lock:
+            self.stop_requests.append(app.id)
+            if not app.refuses_shutdown and app.shutdown_delay <= timeout:
+                self.now += app.shutdown_delay
+            elif force:
+                self.now += timeout
+            else:
+                self.now += timeout
+                return False
+            app.running = False
+            app.files.clear()
+            return True
+
+    def start_again(self, app: App) -> bool:
+        """Relaunch a stopped app (a new process start time, the same command)."""
+        with self._lock:
+            if app.restart_fails:
+                return False
+            app.running = True
+            app.start_time += int(max(self.now, 1) * _TICKS_PER_SECOND)
+            return True

@@ -1,0 +1,369 @@
+"""rmcore._types: Windows layouts on every host (spec §2), enums, text and by-name helpers."""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import struct
+import sys
+from ctypes import wintypes
+
+import pytest
+
+from rmcore import _types as t
+
+PTR = ctypes.sizeof(ctypes.c_void_p)
+little_endian = pytest.mark.skipif(sys.byteorder != "little", reason="raw bytes checked as LE")
+
+
+# --- Caller-style definitions, written the usual Windows way (c_wchar, c_ulong) ----------------
+class CallerUniqueProcess(ctypes.Structure):
+    _fields_ = [("dwProcessId", ctypes.c_ulong), ("ProcessStartTime", wintypes.FILETIME)]
+
+
+class CallerProcessInfo(ctypes.Structure):
+    _fields_ = [
+        ("Process", CallerUniqueProcess),
+        ("strAppName", ctypes.c_wchar * 256),
+        ("strServiceShortName", ctypes.c_wchar * 64),
+        ("ApplicationType", ctypes.c_int),
+        ("AppStatus", ctypes.c_ulong),
+        ("TSSessionId", ctypes.c_ulong),
+        ("bRestartable", ctypes.c_int),
+    ]
+
+
+class WineSpelledProcessInfo(ctypes.Structure):  # TSSessionID, as Wine's header spells it
+    _fields_ = [*CallerProcessInfo._fields_[:5], ("TSSessionID", ctypes.c_ulong)]
+
+
+# --- Constants -------------------------------------------------------------------------------
+def test_constants() -> None:
+    assert t.RM_SESSION_KEY_LEN == 16
+    assert t.CCH_RM_SESSION_KEY == 32
+    assert t.CCH_RM_MAX_APP_NAME == 255
+    assert t.CCH_RM_MAX_SVC_NAME == 63
+    assert t.RM_INVALID_TS_SESSION == -1
+    assert t.RM_INVALID_PROCESS == -1
+
+
+def test_scalar_types_are_fixed_width() -> None:
+    sizes = {t.WCHAR: 2, t.DWORD: 4, t.UINT: 4, t.ULONG: 4, t.BOOL: 4}
+    assert {k: ctypes.sizeof(k) for k in sizes} == sizes
+    assert t.WCHAR(0xFFFF).value == 0xFFFF and t.DWORD(-1).value == 0xFFFFFFFF
+    assert t.BOOL(-1).value == -1
+
+
+# --- Layouts (spec §2.2-§2.4) ----------------------------------------------------------------
+def offsets(cls: type[ctypes.Structure]) -> dict[str, int]:
+    return {name: getattr(cls, name).offset for name, *_ in cls._fields_}
+
+
+def field_size(cls: type[ctypes.Structure], name: str) -> int:
+    size: int = getattr(cls, name).size  # the class attribute is a CField descriptor
+    return size
+
+
+def test_filetime_layout() -> None:
+    assert ctypes.sizeof(t.FILETIME) == 8
+    assert ctypes.alignment(t.FILETIME) == 4
+    assert offsets(t.FILETIME) == {"dwLowDateTime": 0, "dwHighDateTime": 4}
+
+
+def test_unique_process_layout() -> None:
+    assert ctypes.sizeof(t.RM_UNIQUE_PROCESS) == 12
+    assert ctypes.alignment(t.RM_UNIQUE_PROCESS) == 4
+    assert offsets(t.RM_UNIQUE_PROCESS) == {"dwProcessId": 0, "ProcessStartTime": 4}
+
+
+def test_process_info_layout() -> None:
+    assert ctypes.sizeof(t.RM_PROCESS_INFO) == 668
+    assert ctypes.sizeof(t.RM_PROCESS_INFO * 3) == 3 * 668  # array stride, as RmGetList writes
+    assert offsets(t.RM_PROCESS_INFO) == {
+        "Process": 0,
+        "strAppName": 12,
+        "strServiceShortName": 524,
+        "ApplicationType": 652,
+        "AppStatus": 656,
+        "TSSessionId": 660,
+        "bRestartable": 664,
+    }
+    assert field_size(t.RM_PROCESS_INFO, "strAppName") == 2 * (t.CCH_RM_MAX_APP_NAME + 1)
+    assert field_size(t.RM_PROCESS_INFO, "strServiceShortName") == 2 * (t.CCH_RM_MAX_SVC_NAME + 1)
+    assert len(t.RM_PROCESS_INFO().strAppName) == 256
+    assert len(t.RM_PROCESS_INFO().strServiceShortName) == 64
+
+
+def test_filter_info_layout() -> None:
+    size, union_at = (32, 16) if PTR == 8 else (24, 12)
+    assert ctypes.sizeof(t.RM_FILTER_INFO) == size
+    assert offsets(t.RM_FILTER_INFO) == {
+        "FilterAction": 0,
+        "FilterTrigger": 4,
+        "cbNextOffset": 8,
+        "_u": union_at,
+    }
+    for member in ("strFilename", "Process", "strServiceShortName"):
+        assert getattr(t.RM_FILTER_INFO, member).offset == union_at
+    assert field_size(t.RM_FILTER_INFO, "strFilename") == PTR
+    assert field_size(t.RM_FILTER_INFO, "Process") == 12
+
+
+@little_endian
+def test_filter_info_union_bytes() -> None:
+    info = t.RM_FILTER_INFO(t.RmNoRestart, t.RmFilterTriggerProcess, 0)
+    t.write_unique_process(info.Process, 0x1234, 0x0102030405060708)
+    raw = bytes(info)
+    assert raw[:12] == struct.pack("<iiI", 1, 2, 0)
+    union_at = 16 if PTR == 8 else 12
+    assert raw[union_at : union_at + 12] == struct.pack("<III", 0x1234, 0x05060708, 0x01020304)
+
+
+# --- Enums (spec §2.5) -----------------------------------------------------------------------
+ENUMS: dict[type[enum.Enum], tuple[type[enum.Enum], dict[str, int]]] = {
+    t.RM_APP_TYPE: (
+        enum.IntEnum,
+        {
+            "RmUnknownApp": 0,
+            "RmMainWindow": 1,
+            "RmOtherWindow": 2,
+            "RmService": 3,
+            "RmExplorer": 4,
+            "RmConsole": 5,
+            "RmCritical": 1000,
+        },
+    ),
+    t.RM_APP_STATUS: (
+        enum.IntFlag,
+        {
+            "RmStatusUnknown": 0x0,
+            "RmStatusRunning": 0x1,
+            "RmStatusStopped": 0x2,
+            "RmStatusStoppedOther": 0x4,
+            "RmStatusRestarted": 0x8,
+            "RmStatusErrorOnStop": 0x10,
+            "RmStatusErrorOnRestart": 0x20,
+            "RmStatusShutdownMasked": 0x40,
+            "RmStatusRestartMasked": 0x80,
+        },
+    ),
+    t.RM_REBOOT_REASON: (
+        enum.IntFlag,
+        {
+            "RmRebootReasonNone": 0x0,
+            "RmRebootReasonPermissionDenied": 0x1,
+            "RmRebootReasonSessionMismatch": 0x2,
+            "RmRebootReasonCriticalProcess": 0x4,
+            "RmRebootReasonCriticalService": 0x8,
+            "RmRebootReasonDetectedSelf": 0x10,
+        },
+    ),
+    t.RM_SHUTDOWN_TYPE: (
+        enum.IntFlag,
+        {"RmForceShutdown": 0x1, "RmShutdownOnlyRegistered": 0x10},
+    ),
+    t.RM_FILTER_ACTION: (
+        enum.IntEnum,
+        {"RmInvalidFilterAction": 0, "RmNoRestart": 1, "RmNoShutdown": 2},
+    ),
+    t.RM_FILTER_TRIGGER: (
+        enum.IntEnum,
+        {
+            "RmFilterTriggerInvalid": 0,
+            "RmFilterTriggerFile": 1,
+            "RmFilterTriggerProcess": 2,
+            "RmFilterTriggerService": 3,
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("cls", list(ENUMS), ids=lambda cls: cls.__name__)
+def test_enum_members_and_module_constants(cls: type[enum.Enum]) -> None:
+    base, expected = ENUMS[cls]
+    assert issubclass(cls, base)
+    assert {name: member.value for name, member in cls.__members__.items()} == expected
+    assert cls.__name__ in t.__all__
+    for name in expected:
+        assert getattr(t, name) is cls[name]
+        assert name in t.__all__
+
+
+def test_flag_enums_combine_and_app_type_does_not() -> None:
+    both = t.RmForceShutdown | t.RmShutdownOnlyRegistered
+    assert isinstance(both, t.RM_SHUTDOWN_TYPE) and both == 0x11
+    assert t.RM_APP_STATUS(0x3) == t.RmStatusRunning | t.RmStatusStopped
+    assert not issubclass(t.RM_APP_TYPE, enum.IntFlag)
+    with pytest.raises(ValueError):
+        t.RM_APP_TYPE(6)  # Critical is 1000, not 6 (spec §6.6)
+
+
+def test_all_is_explicit_and_resolves() -> None:
+    assert len(t.__all__) == len(set(t.__all__))
+    for name in t.__all__:
+        assert hasattr(t, name), name
+
+
+# --- Callback (spec §2.6) --------------------------------------------------------------------
+def test_status_callback_is_cdecl_uint() -> None:
+    cb_type = t.RM_WRITE_STATUS_CALLBACK
+    assert cb_type._flags_ & ctypes._FUNCFLAG_CDECL  # type: ignore[attr-defined]
+    stdcall = getattr(ctypes, "_FUNCFLAG_STDCALL", 0)
+    assert not cb_type._flags_ & stdcall
+    assert tuple(cb_type._argtypes_) == (ctypes.c_uint32,)
+    assert cb_type._restype_ is None
+    seen: list[int] = []
+    callback = cb_type(seen.append)
+    callback(42)
+    callback(100)
+    assert seen == [42, 100]
+
+
+# --- Text helpers ----------------------------------------------------------------------------
+def test_wstr_roundtrip_uint16_is_utf16() -> None:
+    buf = (ctypes.c_uint16 * 8)()
+    t.wstr_set(buf, "hé😀")
+    assert list(buf) == [ord("h"), 0xE9, 0xD83D, 0xDE00, 0, 0, 0, 0]
+    assert t.wstr_get(buf) == "hé😀"
+
+
+def test_wstr_set_truncates_and_nul_terminates() -> None:
+    buf = (ctypes.c_uint16 * 5)(*[0x41] * 5)
+    t.wstr_set(buf, "abcdefgh")
+    assert t.wstr_get(buf) == "abcd"
+    assert buf[4] == 0
+    t.wstr_set(buf, "xy")
+    assert list(buf) == [ord("x"), ord("y"), 0, 0, 0]  # stale "cd" zeroed
+
+
+def test_wstr_set_does_not_split_surrogate_pair() -> None:
+    buf = (ctypes.c_uint16 * 4)()
+    t.wstr_set(buf, "ab😀")  # needs 4 units + NUL; only 3 fit
+    assert list(buf) == [ord("a"), ord("b"), 0, 0]
+    assert t.wstr_get(buf) == "ab"
+
+
+def test_wstr_get_without_nul_and_with_int16() -> None:
+    full = (ctypes.c_uint16 * 3)(ord("x"), ord("y"), ord("z"))
+    assert t.wstr_get(full) == "xyz"
+    signed = (ctypes.c_int16 * 4)()
+    t.wstr_set(signed, "\uffff!")
+    assert signed[0] == -1 and t.wstr_get(signed) == "\uffff!"
+
+
+def test_wstr_on_c_wchar_arrays() -> None:
+    buf = ctypes.create_unicode_buffer(5)
+    t.wstr_set(buf, "abcdefgh")
+    assert buf.value == "abcd" and t.wstr_get(buf) == "abcd"
+    t.wstr_set(buf, "z")
+    assert ctypes.wstring_at(buf, 5) == "z\0\0\0\0"
+    wide = ctypes.create_unicode_buffer(4)
+    t.wstr_set(wide, "ab😀")
+    # 32-bit c_wchar holds the emoji in one unit; 16-bit c_wchar (Windows) needs two.
+    assert wide.value == ("ab😀" if ctypes.sizeof(ctypes.c_wchar) == 4 else "ab")
+
+
+def test_wstr_rejects_bad_arrays() -> None:
+    with pytest.raises(TypeError):
+        t.wstr_get((ctypes.c_uint32 * 4)())  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        t.wstr_set(ctypes.create_string_buffer(4), "a")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        t.wstr_set((ctypes.c_uint16 * 0)(), "")
+
+
+def test_process_info_text_properties() -> None:
+    info = t.RM_PROCESS_INFO()
+    info.app_name = "N" * 400
+    info.service_short_name = "spooler"
+    assert info.app_name == "N" * 255 and info.strAppName[255] == 0
+    assert info.service_short_name == "spooler"
+
+
+# --- FILETIME --------------------------------------------------------------------------------
+def test_filetime_roundtrip() -> None:
+    value = 0x01D9_1234_89AB_CDEF
+    ft = t.FILETIME.from_int(value)
+    assert (ft.dwLowDateTime, ft.dwHighDateTime) == (0x89AB_CDEF, 0x01D9_1234)
+    assert ft.to_int() == value
+    assert t.FILETIME.from_int(2**64 - 1).to_int() == 2**64 - 1
+    theirs = wintypes.FILETIME()
+    t.filetime_set(theirs, value)
+    assert t.filetime_to_int(theirs) == value
+    for bad in (-1, 2**64):
+        with pytest.raises(ValueError):
+            t.FILETIME.from_int(bad)
+
+
+# --- By-name access on our layout and on callers' layouts ------------------------------------
+PROCESS = dict(
+    pid=4242,
+    start_time=0x01DA_0000_0000_0001,
+    app_name="Notepad",
+    service_short_name="",
+    app_type=t.RmMainWindow,
+    app_status=t.RmStatusRunning | t.RmStatusStopped,
+    ts_session_id=t.RM_INVALID_TS_SESSION,
+    restartable=True,
+)
+
+
+@little_endian
+def test_write_process_info_bytes_match_windows_layout() -> None:
+    info = t.RM_PROCESS_INFO()
+    t.write_process_info(info, **PROCESS)  # type: ignore[arg-type]
+    expected = (
+        struct.pack("<III", 4242, 0x0000_0001, 0x01DA_0000)
+        + "Notepad".encode("utf-16-le").ljust(512, b"\0")
+        + b"\0" * 128
+        + struct.pack("<iIIi", 1, 3, 0xFFFFFFFF, 1)
+    )
+    assert bytes(info) == expected
+
+
+def test_caller_struct_written_and_read_by_name() -> None:
+    theirs = CallerProcessInfo()
+    theirs.strAppName = "stale text that must go away"
+    t.write_process_info(theirs, **PROCESS)  # type: ignore[arg-type]
+    assert theirs.strAppName == "Notepad"
+    assert ctypes.wstring_at(ctypes.addressof(theirs) + CallerProcessInfo.strAppName.offset) == (
+        "Notepad"
+    )
+    assert theirs.strServiceShortName == ""
+    assert theirs.ApplicationType == 1 and theirs.AppStatus == 3
+    assert theirs.TSSessionId == 0xFFFFFFFF  # DWORD semantics even in an 8-byte c_ulong
+    assert theirs.bRestartable == 1
+    assert t.read_unique_process(theirs.Process) == (4242, 0x01DA_0000_0000_0001)
+
+
+def test_caller_and_our_structs_agree() -> None:
+    ours, theirs = t.RM_PROCESS_INFO(), CallerProcessInfo()
+    values = {**PROCESS, "app_name": "A" * 300, "service_short_name": "wuauserv"}
+    values.update(app_type=t.RmCritical, ts_session_id=3, restartable=False)
+    for target in (ours, theirs):
+        t.write_process_info(target, **values)  # type: ignore[arg-type]
+    assert ours.app_name == theirs.strAppName == "A" * 255
+    assert ours.service_short_name == theirs.strServiceShortName == "wuauserv"
+    for name in ("ApplicationType", "AppStatus", "TSSessionId", "bRestartable"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert ours.ApplicationType == 1000 and ours.bRestartable == 0
+    assert t.read_unique_process(ours.Process) == t.read_unique_process(theirs.Process)
+
+
+def test_read_unique_process_masks_to_dword() -> None:
+    theirs = CallerUniqueProcess(dwProcessId=2**32 + 7)
+    theirs.ProcessStartTime.dwLowDateTime = 9
+    theirs.ProcessStartTime.dwHighDateTime = 1
+    assert t.read_unique_process(theirs) == (7, 2**32 + 9)
+    ours = t.RM_UNIQUE_PROCESS()
+    t.write_unique_process(ours, 99, 2**40)
+    assert (ours.dwProcessId, ours.ProcessStartTime.to_int()) == (99, 2**40)
+
+
+def test_misspelt_or_missing_fields_are_errors_not_new_attributes() -> None:
+    wine = WineSpelledProcessInfo()
+    with pytest.raises(AttributeError, match="TSSessionId"):
+        t.write_process_info(wine, **PROCESS)  # type: ignore[arg-type]
+    assert "TSSessionId" not in vars(wine)
+    with pytest.raises(TypeError):
+        t.write_process_info(object(), **PROCESS)  # type: ignore[arg-type]
