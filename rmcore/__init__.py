@@ -25,15 +25,32 @@ from ._exceptions import (
     WriteFaultError,
 )
 from ._faults import FaultRule, Faults, ProcessFaults, StoreFaults
-from ._pythonic import RestartManagerAPI, Session, check, default_backend, hold_registry_mutex
+from ._pythonic import (
+    AffectedApps,
+    Filter,
+    ProcessInfo,
+    RestartManagerAPI,
+    Session,
+    check,
+    default_backend,
+    hold_registry_mutex,
+)
 from ._sessions import SessionInfo
 from ._simulator import Simulator, SimulatorExited
-from ._types import CCH_RM_SESSION_KEY
+from ._types import *  # noqa: F403 - the restartmanager.h names, listed in _types.__all__
+from ._types import __all__ as _types_all
+from ._world import App, World, WorldView
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CCH_RM_SESSION_KEY",
+__all__ = [  # rmcore's own names, then restartmanager.h's (from _types)
+    *_types_all,
+    "AffectedApps",
+    "App",
+    "Filter",
+    "ProcessInfo",
+    "World",
+    "WorldView",
     "AccessDeniedError",
     "BadArgumentsError",
     "CancelledError",

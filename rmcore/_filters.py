@@ -15,7 +15,7 @@ from . import _fidelity
 from ._types import RM_FILTER_ACTION, RM_FILTER_INFO, RM_FILTER_TRIGGER
 from ._world import App
 
-__all__ = ["FilterSet", "FilterTarget"]
+__all__ = ["FilterSet", "FilterTarget", "read_filter_buffer"]
 
 _ALIGN = ctypes.alignment(RM_FILTER_INFO)
 
@@ -103,3 +103,33 @@ class FilterSet:
                 pointer = ctypes.cast(text_at, type(record.strFilename))
                 record.strFilename = pointer  # the union: the service name pointer too
             offset += sizes[index]
+
+
+def read_filter_buffer(
+    buffer: ctypes.Array[ctypes.c_ubyte],
+) -> list[tuple[RM_FILTER_ACTION, FilterTarget]]:
+    """Walk RM_FILTER_INFO records chained by ``cbNextOffset`` (any producer's layout)."""
+    found: list[tuple[RM_FILTER_ACTION, FilterTarget]] = []
+    offset = 0
+    while offset + ctypes.sizeof(RM_FILTER_INFO) <= ctypes.sizeof(buffer):
+        record = RM_FILTER_INFO.from_buffer(buffer, offset)
+        trigger = RM_FILTER_TRIGGER(record.FilterTrigger)
+        value: str | tuple[int, int]
+        if trigger is RM_FILTER_TRIGGER.RmFilterTriggerProcess:
+            start = record.Process.ProcessStartTime
+            value = (record.Process.dwProcessId, (start.dwHighDateTime << 32) | start.dwLowDateTime)
+        else:
+            pointer = ctypes.cast(record.strFilename, ctypes.c_void_p).value or 0
+            value = _utf16_at(pointer)
+        found.append((RM_FILTER_ACTION(record.FilterAction), FilterTarget(trigger, value)))
+        if record.cbNextOffset == 0:
+            break
+        offset += record.cbNextOffset
+    return found
+
+
+def _utf16_at(address: int) -> str:
+    units: list[int] = []
+    while address and (unit := ctypes.c_uint16.from_address(address + 2 * len(units)).value):
+        units.append(unit)
+    return b"".join(u.to_bytes(2, "little") for u in units).decode("utf-16-le", "surrogatepass")
