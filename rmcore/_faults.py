@@ -14,9 +14,18 @@ from typing import Protocol
 
 from . import winerror
 from ._fidelity import DEFAULT_MUTEX_TIMEOUT
+from ._world import Clock
 from .registry_store import MutexTimeout, RegistryStore, RegValue, StoreError
 
-__all__ = ["EXPORTS", "FaultRule", "Faults", "ProcessFaults", "StoreFaults"]
+__all__ = [
+    "EXPORTS",
+    "MUTEX_FUNCTIONS",
+    "FaultRule",
+    "Faults",
+    "ProcessFaults",
+    "SimulatedCrash",
+    "StoreFaults",
+]
 
 EXPORTS = (
     "RmStartSession",
@@ -149,11 +158,62 @@ class _StoreStorage:
             return winerror.ERROR_WRITE_FAULT
 
 
-class ProcessFaults(Faults):
-    """Rules that only one Simulator (one simulated process) sees."""
+# The functions whose pages document ERROR_SEM_TIMEOUT: the ones that take the mutex.
+MUTEX_FUNCTIONS = EXPORTS[:7]
 
-    def __init__(self) -> None:
+
+class SimulatedCrash(BaseException):
+    """Raised at a crash point: the simulated process dies there, mid-call."""
+
+
+class ProcessFaults(Faults):
+    """Rules that only one Simulator (one simulated process) sees, plus the faults that
+    need its clock or its view of the store: mutex holds, write failures, crashes."""
+
+    def __init__(self, clock: Clock, store: RegistryStore) -> None:
         self._storage = _MemoryStorage()
+        self._clock = clock
+        self._store = store
+        self._mutex_held_until = float("-inf")
+        self._crash_points: set[str] = set()
+
+    def hold_registry_mutex(self, seconds: float) -> None:
+        """Another process holds the registry write mutex for *seconds* of simulated time:
+        until the clock has moved that far, every call that needs it returns 121."""
+        self._mutex_held_until = self._clock.now + seconds
+
+    def fail_writes(self, times: int = 1) -> None:
+        """The next *times* writes to the store fail (disk full): the calls return 29."""
+        self._store.inject_write_failures(times)
+
+    def out_of_memory(self, function: str, times: int = 1) -> None:
+        """The next *times* calls of *function* return ERROR_OUTOFMEMORY (14)."""
+        self.fail_next(function, winerror.ERROR_OUTOFMEMORY, times)
+
+    def crash_after_write(self, function: str) -> None:
+        """The simulated process dies right after *function* wrote the store (before it
+        returns): the change is there, the caller never sees the result, and the
+        Simulator is terminated (``SimulatorExited`` is raised)."""
+        if function not in MUTEX_FUNCTIONS:
+            raise ValueError(f"{function!r} does not write the store")
+        self._crash_points.add(function)
+
+    def crash_point(self, function: str) -> None:
+        """Called by the session table after each store write of *function*."""
+        if function in self._crash_points:
+            self._crash_points.discard(function)
+            raise SimulatedCrash(function)
+
+    def clear(self) -> None:
+        super().clear()
+        self._mutex_held_until = float("-inf")
+        self._crash_points.clear()
+        self._store.inject_write_failures(0)
+
+    def take(self, function: str) -> int | None:
+        if function in MUTEX_FUNCTIONS and self._clock.now < self._mutex_held_until:
+            return winerror.ERROR_SEM_TIMEOUT
+        return super().take(function)
 
 
 class StoreFaults(Faults):

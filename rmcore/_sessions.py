@@ -19,6 +19,7 @@ Errors surface as :class:`~rmcore.RmError` subclasses carrying the Win32 code.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -199,6 +200,8 @@ class SessionTable:
         self.store = store
         self.max_sessions = max_sessions
         self.mutex_timeout = mutex_timeout
+        # Called after each committed change, with the Rm* function's name (crash faults).
+        self.on_write: Callable[[str], None] = lambda function: None
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -240,8 +243,16 @@ class SessionTable:
                 )
             else:
                 name = self._reclaim_abandoned(names)
-            self.store.write_key(_session_path(name), _Record.new(owner, key_hash))
+            # The link first: if the session write then fails, a dangling link is harmless
+            # (joins check the session's own hash), and the start changed nothing.
             self.store.write_link(_index_path(key_hash), name)
+            try:
+                self.store.write_key(_session_path(name), _Record.new(owner, key_hash))
+            except StoreError:
+                with contextlib.suppress(StoreError):
+                    self.store.delete_key(_index_path(key_hash))
+                raise
+            self.on_write("RmStartSession")
             return SessionRef(name, key_hash, primary=True)
 
         return self.locked(body), key_bytes
@@ -262,9 +273,11 @@ class SessionTable:
             return None
 
     def _remove(self, name: str, record: _Record | None) -> None:
-        if record is not None:
-            self.store.delete_key(_index_path(record.key_hash))
+        """Delete a session: the key itself is the commit point; its link is only a hint."""
         self.store.delete_key(_session_path(name))
+        if record is not None:
+            with contextlib.suppress(StoreError):
+                self.store.delete_key(_index_path(record.key_hash))
 
     def join(self, key_bytes: bytes, member: SimulatedProcess, handle: int) -> SessionRef:
         """Add *member* (with its new *handle*) as a secondary of the session the key names."""
@@ -281,6 +294,7 @@ class SessionTable:
                 raise RmError.from_code(winerror.ERROR_SESSION_CREDENTIAL_CONFLICT)
             entries = [*record.secondaries, _member_entry(member, handle)]
             self.store.write_key(_session_path(name), record.changed(entries))
+            self.on_write("RmJoinSession")
             return SessionRef(name, key_hash, primary=False)
 
         return self.locked(body)
@@ -294,10 +308,11 @@ class SessionTable:
                 raise RmError.from_code(_fidelity.STALE_SECONDARY_HANDLE_RESULT)
             if ref.primary:
                 self._remove(ref.name, record)
-                return
-            mine = _member_entry(member, handle)
-            entries = [entry for entry in record.secondaries if entry != mine]
-            self.store.write_key(_session_path(ref.name), record.changed(entries))
+            else:
+                mine = _member_entry(member, handle)
+                entries = [entry for entry in record.secondaries if entry != mine]
+                self.store.write_key(_session_path(ref.name), record.changed(entries))
+            self.on_write("RmEndSession")
 
         self.locked(body)
 
@@ -330,6 +345,7 @@ class SessionTable:
                     added[f"{prefix}{groups:04d}"] = RegValue.multi_sz(fresh)
             if added:
                 self.store.write_key(_session_path(ref.name), record.changed(added=added))
+                self.on_write("RmRegisterResources")
 
         self.locked(body)
 

@@ -16,7 +16,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from . import _fidelity, winerror
 from ._engine import Caller, SessionApps
 from ._exceptions import RmError
-from ._faults import ProcessFaults, StoreFaults
+from ._faults import ProcessFaults, SimulatedCrash, StoreFaults
 from ._filters import FilterTarget
 from ._marshal import (
     BadArgument,
@@ -39,7 +39,7 @@ from ._types import (
     RM_SHUTDOWN_TYPE,
     write_process_info,
 )
-from ._world import World, WorldView
+from ._world import Clock, World, WorldView
 from .registry_store import RegistryStore, StoreError
 
 __all__ = ["Simulator", "SimulatorExited"]
@@ -62,7 +62,7 @@ def _entry_point(
 
     def call(self: _Self, /, *args: _P.args, **kwargs: _P.kwargs) -> int:
         if self._exited:
-            raise SimulatorExited(f"{function} called after terminate()")
+            raise SimulatorExited(f"{function} called after the simulated process exited")
         injected = self.faults.take(function)
         if injected is None:
             injected = self.store_faults.take(function)
@@ -70,6 +70,9 @@ def _entry_point(
             return injected
         try:
             return method(self, *args, **kwargs)
+        except SimulatedCrash:
+            self.terminate()
+            raise SimulatorExited(f"the simulated process crashed inside {function}") from None
         except RmError as exc:
             return exc.winerror
         except BadArgument:
@@ -107,14 +110,16 @@ class Simulator:
             self._store, max_sessions=max_sessions, mutex_timeout=mutex_timeout
         )
         self.process = new_simulated_process()
-        self.faults = ProcessFaults()
+        self.world = _open_world(world)
+        self.clock: Clock = getattr(self.world, "clock", None) or Clock()
+        self.faults = ProcessFaults(self.clock, self._store)
+        self._sessions.on_write = self.faults.crash_point
         self.store_faults = StoreFaults(self._store, mutex_timeout)
         self._handles: dict[int, SessionRef] = {}
         self._next_handle = _fidelity.FIRST_HANDLE
         self._apps: dict[int, SessionApps] = {}
         self._lock = threading.Lock()
         self._exited = False
-        self.world = _open_world(world)
         self.ts_session = ts_session  # the terminal-services session this process runs in
 
     @property

@@ -17,12 +17,24 @@ from typing import Any, Protocol
 from . import _fidelity
 from ._types import RM_APP_TYPE
 
-__all__ = ["App", "AppId", "World", "WorldView"]
+__all__ = ["App", "AppId", "Clock", "World", "WorldView"]
 
 AppId = tuple[int, int]  # (PID, start FILETIME): what RM_UNIQUE_PROCESS names
 
 _FILETIME_2026 = 134_117_000_000_000_000  # a plausible start time for declared processes
 _TICKS_PER_SECOND = 10_000_000
+
+
+class Clock:
+    """Simulated time in seconds: it moves only when told to, so no test ever sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("time only moves forward")
+        self.now += seconds
 
 
 @dataclass(eq=False)
@@ -41,6 +53,7 @@ class App:
     critical: bool = False
     shutdown_delay: float = 0.0  # simulated seconds it takes to agree to close
     refuses_shutdown: bool = False  # never closes politely (a hung, non-pumping app)
+    refuse_polls: int = 0  # ignores this many polite shutdown requests, then closes
     restart_fails: bool = False
     command_line: tuple[str, ...] = ()
     files: set[str] = field(default_factory=set)
@@ -74,7 +87,7 @@ class World:
         self._directories: set[str] = set()
         self._pids = itertools.count(1000, 4)
         self._lock = threading.RLock()
-        self.now = 0.0  # simulated seconds since the world was created
+        self.clock = Clock()
         self.stop_requests: list[AppId] = []  # every stop RM asked for, in order
 
     # -- declaring the world -----------------------------------------------------------
@@ -135,9 +148,14 @@ class World:
         with self._lock:
             app.running = False
 
+    @property
+    def now(self) -> float:
+        """Simulated seconds since the world was created."""
+        return self.clock.now
+
     def advance(self, seconds: float) -> None:
         """Move the simulated clock forward."""
-        self.now += seconds
+        self.clock.advance(seconds)
 
     @property
     def apps(self) -> list[App]:
@@ -172,12 +190,12 @@ class World:
         """Ask *app* to close; after *timeout* simulated seconds force it if *force*."""
         with self._lock:
             self.stop_requests.append(app.id)
-            if not app.refuses_shutdown and app.shutdown_delay <= timeout:
-                self.now += app.shutdown_delay
-            elif force:
-                self.now += timeout
-            else:
-                self.now += timeout
+            polite = not app.refuses_shutdown and app.shutdown_delay <= timeout
+            if polite and app.refuse_polls > 0:
+                app.refuse_polls -= 1
+                polite = False
+            self.clock.advance(app.shutdown_delay if polite else timeout)
+            if not (polite or force):
                 return False
             app.running = False
             app.files.clear()

@@ -14,6 +14,7 @@ how many other keys exist.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import threading
@@ -52,6 +53,16 @@ class RegistryStore:
         self._ensure_root()
         self.mutex = RegistryMutex(os.path.join(self.path, _LOCK_NAME))
         self._made_dirs: set[str] = set()
+        self._write_failures = 0
+
+    def inject_write_failures(self, times: int) -> None:
+        """Make the next *times* changes through this instance fail as a full disk would."""
+        self._write_failures = times
+
+    def _check_injected_failure(self, what: str) -> None:
+        if self._write_failures > 0:
+            self._write_failures -= 1
+            raise StoreWriteError(errno.ENOSPC, f"injected write failure: {what}")
 
     def _ensure_root(self) -> None:
         try:
@@ -146,6 +157,7 @@ class RegistryStore:
 
     def write_key(self, key_path: str, values: Mapping[str, RegValue]) -> None:
         """Create or replace a key with exactly *values*, atomically."""
+        self._check_injected_failure(key_path)
         blob = encode_values(values)
         target = os.path.join(self._parent_dir(key_path), _split(key_path)[-1] + _KEY_SUFFIX)
         with self._replacing(target) as tmp:
@@ -157,6 +169,7 @@ class RegistryStore:
 
     def write_link(self, key_path: str, target_key_path: str) -> None:
         """Create or replace a link key pointing at *target_key_path*, atomically."""
+        self._check_injected_failure(key_path)
         target = os.path.join(self._parent_dir(key_path), _split(key_path)[-1] + _KEY_SUFFIX)
         try:
             with self._replacing(target) as tmp:
@@ -169,6 +182,7 @@ class RegistryStore:
 
     def delete_key(self, key_path: str) -> bool:
         """Remove a key's values (its subkeys are left alone); ``False`` if it did not exist."""
+        self._check_injected_failure(key_path)
         try:
             os.unlink(self._key_file(key_path))
         except FileNotFoundError:
