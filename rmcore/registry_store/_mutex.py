@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ._errors import MutexTimeout, StoreWriteError
+from ._guard import refuse_fake_filesystem
 
 __all__ = ["RegistryMutex"]
 
@@ -57,6 +58,7 @@ class RegistryMutex:
     @contextmanager
     def hold(self, timeout: float) -> Iterator[None]:
         """Hold the mutex for the ``with`` block; raise :class:`MutexTimeout` after *timeout* s."""
+        refuse_fake_filesystem()
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 
 from ._errors import StoreError, StoreReadError, StoreWriteError
+from ._guard import refuse_fake_filesystem
 from ._location import resolve_store_path
 from ._mutex import RegistryMutex
 from ._values import CorruptKeyError, RegValue, decode_values, encode_values
@@ -49,6 +50,7 @@ class RegistryStore:
     """One on-disk hive, shared by every process that opens the same directory."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        refuse_fake_filesystem()
         self.path = resolve_store_path(path)
         self._ensure_root()
         self.mutex = RegistryMutex(os.path.join(self.path, _LOCK_NAME))
