@@ -1,4 +1,4 @@
-"""The ``rmcore`` command: ``demo``, ``sessions`` and ``reap``.
+"""The ``rmcore`` command: ``demo``, ``sessions``, ``reap`` and ``who``.
 
 Exit codes: 0 success; 1 the operation failed (the Win32 code is printed); 2 bad usage.
 """
@@ -75,6 +75,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.store)
 
 
+def _cmd_who(args: argparse.Namespace) -> int:
+    try:
+        from ._who import who
+
+        entries = who(args.paths)
+    except ImportError as exc:
+        print(f"rmcore who: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([entry.as_json() for entry in entries]))
+        return 0
+    if not entries:
+        print("no process uses these files")
+        return 0
+    print(f"{'PID':>7}  {'START':<25}  {'NAME':<16}  EXE")
+    for entry in entries:
+        started = entry.started.astimezone().isoformat(timespec="seconds")
+        print(f"{entry.pid:>7}  {started:<25}  {entry.name:<16}  {entry.exe}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rmcore", description="Windows Restart Manager session semantics, on any OS."
@@ -96,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
             "--mutex-timeout", type=float, default=DEFAULT_MUTEX_TIMEOUT, help=argparse.SUPPRESS
         )
         sub.set_defaults(run=run)
+    who = commands.add_parser("who", help="list the processes of this machine using the files")
+    who.add_argument("paths", nargs="+", metavar="PATH", help="files to look for")
+    who.add_argument("--json", action="store_true", help="print JSON")
+    who.set_defaults(run=_cmd_who)
     return parser
 
 
