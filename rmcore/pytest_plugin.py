@@ -38,6 +38,21 @@ def pytest_configure(config: pytest.Config) -> None:
         "keyword arguments, faults={function: code or (code, times)}, "
         "store='private'|'shared'|path",
     )
+    config.addinivalue_line(
+        "markers",
+        "rm_decision(name): the test checks an rmcore fidelity decision (docs/fidelity.md), "
+        "not a documented Windows fact",
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """After a conformance run against the real DLL: which decisions held on Windows."""
+    from .testing.conformance import DECISION_RESULTS
+
+    if any(DECISION_RESULTS.values()):
+        terminalreporter.section("rmcore fidelity decisions on the real rstrtmgr.dll")
+        for verdict, names in DECISION_RESULTS.items():
+            terminalreporter.write_line(f"{verdict}: {', '.join(sorted(set(names))) or '-'}")
 
 
 def apply_faults(faults: Faults, spec: Mapping[str, int | tuple[int, int]]) -> None:
