@@ -1,0 +1,27 @@
+"""Every example in the docs runs: each ```python block of the testing guide is a test
+module, run here through pytester with the plugin active."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "testing-guide.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_the_guide_has_examples() -> None:
+    assert len(BLOCKS) >= 6
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_guide_example_runs(pytester: pytest.Pytester, index: int) -> None:
+    source = BLOCKS[index]
+    tests = len(re.findall(r"^def test_", source, flags=re.M))
+    pytester.makepyfile(**{f"test_example_{index}": source})
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=tests)
