@@ -6,6 +6,8 @@ hive), the session table on it, :class:`Simulator` (the DLL's exports, Win32-sha
 """
 
 from . import winerror
+from ._backends import ENV_BACKEND, ENV_DLL_PATH, get_backend
+from ._dll import BackendUnavailable, RstrtmgrDLL
 from ._exceptions import (
     AccessDeniedError,
     BadArgumentsError,
@@ -45,8 +47,13 @@ __version__ = "0.1.0"
 
 __all__ = [  # rmcore's own names, then restartmanager.h's (from _types)
     *_types_all,
+    "ENV_BACKEND",
+    "ENV_DLL_PATH",
     "AffectedApps",
     "App",
+    "BackendUnavailable",
+    "RstrtmgrDLL",
+    "get_backend",
     "Filter",
     "ProcessInfo",
     "World",

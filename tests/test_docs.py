@@ -25,3 +25,18 @@ def test_guide_example_runs(pytester: pytest.Pytester, index: int) -> None:
     pytester.makepyfile(**{f"test_example_{index}": source})
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=tests)
+
+
+README = GUIDE.parent.parent / "README.md"
+README_BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+
+
+@pytest.mark.parametrize("index", range(len(README_BLOCKS)))
+def test_readme_example_runs(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rmcore
+
+    monkeypatch.setenv("RMCORE_STORE", str(tmp_path / "store"))
+    monkeypatch.setattr(rmcore._pythonic, "_default", None)
+    exec(compile(README_BLOCKS[index], f"README.md block {index}", "exec"), {})
