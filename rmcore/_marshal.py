@@ -39,7 +39,16 @@ def _unwrap(param: object) -> object:
 
 
 def _is_null(param: object) -> bool:
-    return param is None or (isinstance(param, int) and param == 0)
+    """NULL in every spelling: ``None``, ``0``, a NULL typed pointer, ``c_void_p(None)``."""
+    if param is None:
+        return True
+    if isinstance(param, int) and not isinstance(param, bool):
+        return param == 0
+    if isinstance(param, ctypes._Pointer):
+        return not param
+    if isinstance(param, (ctypes.c_void_p, ctypes.c_wchar_p, ctypes.c_char_p)):
+        return param.value is None
+    return False
 
 
 def dword_value(param: object) -> int:

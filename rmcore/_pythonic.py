@@ -16,9 +16,9 @@ from types import TracebackType
 from typing import Protocol
 
 from . import winerror
+from ._backends import get_backend
 from ._exceptions import RmError
 from ._filters import read_filter_buffer
-from ._simulator import Simulator
 from ._types import (
     CCH_RM_SESSION_KEY,
     RM_APP_STATUS,
@@ -113,16 +113,17 @@ def check(code: int, function: str) -> None:
         raise RmError.from_code(code, function)
 
 
-_default: Simulator | None = None
+_default: RestartManagerAPI | None = None
 _default_lock = threading.Lock()
 
 
-def default_backend() -> Simulator:
-    """This process's Simulator on the default store, created on first use."""
+def default_backend() -> RestartManagerAPI:
+    """This process's backend, created on first use: ``get_backend()``, i.e. the
+    Simulator on the default store unless ``RMCORE_BACKEND`` asks for the real DLL."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = Simulator()
+            _default = get_backend()
         return _default
 
 
