@@ -78,9 +78,16 @@ def _identity_of(pid: int) -> ProcessIdentity:
     return ProcessIdentity(pid, 0 if start is None else start)
 
 
+# Linux derives start times from /proc/stat's btime, which moves when the wall clock is
+# stepped and is rounded to the second: two processes may see one start time up to a
+# second apart. A PID reused within that window is not a realistic risk.
+_SAME_START_TOLERANCE = 2 * _TICKS_PER_SECOND
+
+
 def os_process_alive(identity: ProcessIdentity) -> bool:
     """Whether the process with this PID *and* this creation time still runs."""
-    return process_start_time(identity.pid) == identity.start_time
+    start = process_start_time(identity.pid)
+    return start is not None and abs(start - identity.start_time) <= _SAME_START_TOLERANCE
 
 
 # -- per-host start-time readers: return None when no such (running) process exists ---------

@@ -392,9 +392,17 @@ class SessionTable:
                 pid, start, _instance = (int(part, 16) for part in tag.split("-"))
                 if not os_process_alive(ProcessIdentity(pid, start)):
                     self.store.delete_key(f"{_EXITED_KEY}\\{tag}")
-            self.store.remove_stray_temp_files(
-                RESTART_MANAGER_KEY, lambda pid: process_start_time(pid) is None
-            )
+            # Under the mutex every link that names no matching session is garbage (left by a
+            # process killed between its two writes), and so is a dead writer's temp file.
+            for link in self.store.subkeys(_INDEX_KEY):
+                target = self.store.read_link(f"{_INDEX_KEY}\\{link}")
+                record = None if target is None else self._read_tolerant(target)
+                if record is None or record.key_hash[:16].hex() != link:
+                    self.store.delete_key(f"{_INDEX_KEY}\\{link}")
+            for folder in (RESTART_MANAGER_KEY, _INDEX_KEY, _EXITED_KEY):
+                self.store.remove_stray_temp_files(
+                    folder, lambda pid: process_start_time(pid) is None
+                )
             return reaped
 
         return self.locked(body)
