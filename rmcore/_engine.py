@@ -87,24 +87,35 @@ def _progress(callback: StatusCallback | None) -> Callable[[int, int], None]:
     return report
 
 
+_MASKS = RM_APP_STATUS.RmStatusShutdownMasked | RM_APP_STATUS.RmStatusRestartMasked
+_RM_HISTORY = (
+    RM_APP_STATUS.RmStatusStopped
+    | RM_APP_STATUS.RmStatusRestarted
+    | RM_APP_STATUS.RmStatusErrorOnStop
+    | RM_APP_STATUS.RmStatusErrorOnRestart
+)
+
+
 class SessionApps:
     """The primary's view of one session's affected apps."""
 
     def __init__(self, world: WorldView) -> None:
         self.world = world
         self.filters = FilterSet()
-        self._known: dict[App, AffectedApp] = {}  # every app this session has reported
-        self._stopped: list[AffectedApp] = []  # in shutdown order
+        self._rows: dict[App, AffectedApp] = {}  # one row per app this session has seen
+        self._to_restart: list[App] = []  # stopped by RmShutdown, not yet back; stop order
         self._shut_down = False
         self._cancel = threading.Event()
         self._busy = threading.Lock()
 
     # -- cancellation ------------------------------------------------------------------
 
-    def cancel(self) -> None:
-        """RmCancelCurrentTask: flag the running task, if any (no task: nothing happens)."""
-        if self._busy.locked():
-            self._cancel.set()
+    def cancel(self) -> bool:
+        """RmCancelCurrentTask: flag the running task; ``False`` if none was running."""
+        if not self._busy.locked():
+            return False
+        self._cancel.set()
+        return True
 
     def _checkpoint(self) -> None:
         if self._cancel.is_set():
@@ -138,6 +149,8 @@ class SessionApps:
         return rows, reasons
 
     def _compute(self, resources: Resources, caller: Caller) -> list[AffectedApp]:
+        """Who uses the resources now, plus every app this session stopped or restarted
+        (so their AppStatus stays visible); one row per app, masks read fresh."""
         if any(self.world.is_directory(path) for path in resources.files):
             raise RmError.from_code(winerror.ERROR_ACCESS_DENIED)
         found = dict.fromkeys(self.world.holders(resources.files))
@@ -147,9 +160,10 @@ class SessionApps:
         for name in resources.services:
             found.update(dict.fromkeys(filter(None, [self.world.service(name)])))
         self._checkpoint()
-        rows = [self._row(app, caller) for app in found]
-        rows += [row for row in self._stopped if row.app not in found]
-        return rows
+        for app, row in self._rows.items():
+            if row.status & _RM_HISTORY:
+                found.setdefault(app)
+        return [self._row(app, caller) for app in found]
 
     def _row(self, app: App, caller: Caller) -> AffectedApp:
         reasons = RM_REBOOT_REASON.RmRebootReasonNone
@@ -166,26 +180,27 @@ class SessionApps:
             reasons |= RM_REBOOT_REASON.RmRebootReasonSessionMismatch
         if app.pid == caller.pid:
             reasons |= RM_REBOOT_REASON.RmRebootReasonDetectedSelf
-        critical = app.critical or app.other_user or app.pid == caller.pid
-        previous = self._known.get(app)
-        status = RM_APP_STATUS.RmStatusRunning | (previous.status if previous else 0)
-        status |= self._mask(app)
+        cannot_act = app.critical or app.other_user or app.pid == caller.pid
+        status = self._rows[app].status & _RM_HISTORY if app in self._rows else 0
+        if app.running:
+            status |= RM_APP_STATUS.RmStatusRunning
         row = AffectedApp(
             app=app,
             id=app.id,
-            app_type=RM_APP_TYPE.RmCritical if critical else app.app_type,
-            status=status,
+            app_type=RM_APP_TYPE.RmCritical if cannot_act else app.app_type,
+            status=RM_APP_STATUS(status) | self._mask(app),
             reasons=reasons,
-            ts_session=RM_INVALID_TS_SESSION if app.is_service or critical else app.ts_session,
-            restartable=app.is_service or (app.restartable and not critical),
+            ts_session=RM_INVALID_TS_SESSION if app.is_service or app.critical else app.ts_session,
+            restartable=not app.critical
+            and (app.is_service or (app.restartable and not cannot_act)),
         )
-        self._known[app] = row
+        self._rows[app] = row
         return row
 
     def _mask(self, app: App) -> RM_APP_STATUS:
         action = self.filters.action_for(app)
         if action is RM_FILTER_ACTION.RmNoShutdown:
-            return RM_APP_STATUS.RmStatusShutdownMasked | RM_APP_STATUS.RmStatusRestartMasked
+            return _MASKS
         if action is RM_FILTER_ACTION.RmNoRestart:
             return RM_APP_STATUS.RmStatusRestartMasked
         return RM_APP_STATUS.RmStatusUnknown
@@ -210,11 +225,13 @@ class SessionApps:
             targets = [
                 row
                 for row in rows
-                if row.app.running and not row.status & RM_APP_STATUS.RmStatusShutdownMasked
+                if row.app.running
+                and not self._mask(row.app) & RM_APP_STATUS.RmStatusShutdownMasked
             ]
             if only_registered and not all(row.restartable for row in targets):
                 return _fidelity.SHUTDOWN_ONLY_REGISTERED_REFUSAL
             targets.sort(key=lambda row: _SHUTDOWN_RANK.get(row.app_type, 0))
+            self._shut_down = True  # from here on RmRestart is in sequence, even if cancelled
             report = _progress(callback)
             failed = False
             for done, row in enumerate(targets):
@@ -222,7 +239,6 @@ class SessionApps:
                 failed |= not self._stop(row, force)
                 report(done + 1, len(targets))
             report(len(targets), len(targets))
-            self._shut_down = True
             return winerror.ERROR_FAIL_SHUTDOWN if failed else winerror.ERROR_SUCCESS
 
         return self._task(body)
@@ -237,7 +253,9 @@ class SessionApps:
             row.status = (
                 row.status & ~RM_APP_STATUS.RmStatusRunning
             ) | RM_APP_STATUS.RmStatusStopped
-            self._stopped.append(row)
+            if row.app in self._to_restart:
+                self._to_restart.remove(row.app)
+            self._to_restart.append(row.app)
         else:
             row.status |= RM_APP_STATUS.RmStatusErrorOnStop
         return stopped
@@ -251,11 +269,10 @@ class SessionApps:
             if not self._shut_down:
                 return winerror.ERROR_REQUEST_OUT_OF_SEQUENCE
             due = [
-                row
-                for row in reversed(self._stopped)
-                if row.restartable
-                and not row.status
-                & (RM_APP_STATUS.RmStatusRestartMasked | RM_APP_STATUS.RmStatusRestarted)
+                self._rows[app]
+                for app in reversed(self._to_restart)
+                if self._rows[app].restartable
+                and not self._mask(app) & RM_APP_STATUS.RmStatusRestartMasked
             ]
             report = _progress(callback)
             failed = False
@@ -263,9 +280,8 @@ class SessionApps:
                 self._checkpoint()
                 if self.world.start_again(row.app):
                     row.id = row.app.id  # the relaunched process's identity
-                    row.status = (
-                        row.status | RM_APP_STATUS.RmStatusRestarted | RM_APP_STATUS.RmStatusRunning
-                    )
+                    row.status |= RM_APP_STATUS.RmStatusRestarted | RM_APP_STATUS.RmStatusRunning
+                    self._to_restart.remove(row.app)
                 else:
                     row.status |= RM_APP_STATUS.RmStatusErrorOnRestart
                     failed = True

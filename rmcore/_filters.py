@@ -27,6 +27,12 @@ class FilterTarget:
     trigger: RM_FILTER_TRIGGER
     value: str | tuple[int, int]
 
+    @property
+    def key(self) -> tuple[RM_FILTER_TRIGGER, str | tuple[int, int]]:
+        """What makes two targets the same one: paths and service names ignore case."""
+        value = self.value if isinstance(self.value, tuple) else self.value.casefold()
+        return (self.trigger, value)
+
     def matches(self, app: App) -> bool:
         if self.trigger is RM_FILTER_TRIGGER.RmFilterTriggerProcess:
             return self.value == app.id
@@ -43,31 +49,31 @@ class FilterSet:
     """The filters of one session, in the order they were (last) added."""
 
     def __init__(self) -> None:
-        self._filters: dict[FilterTarget, RM_FILTER_ACTION] = {}
+        self._by_key: dict[object, tuple[FilterTarget, RM_FILTER_ACTION]] = {}
 
     def add(self, target: FilterTarget, action: RM_FILTER_ACTION) -> None:
-        self._filters.pop(target, None)
-        self._filters[target] = action
+        self._by_key.pop(target.key, None)
+        self._by_key[target.key] = (target, action)
 
     def remove(self, target: FilterTarget) -> bool:
-        return self._filters.pop(target, None) is not None
+        return self._by_key.pop(target.key, None) is not None
 
     def action_for(self, app: App) -> RM_FILTER_ACTION | None:
         """The action of the latest filter that matches *app*, if any."""
         action = None
-        for target, filter_action in self._filters.items():
+        for target, filter_action in self._by_key.values():
             if target.matches(app):
                 action = filter_action
         return action
 
     def items(self) -> list[tuple[FilterTarget, RM_FILTER_ACTION]]:
-        return list(self._filters.items())
+        return list(self._by_key.values())
 
     # -- RmGetFilterList's buffer ------------------------------------------------------
 
     def _record_sizes(self) -> list[int]:
         sizes = []
-        for target in self._filters:
+        for target, _action in self._by_key.values():
             text = 0 if isinstance(target.value, tuple) else 2 * (len(target.value) + 1)
             sizes.append(_aligned(ctypes.sizeof(RM_FILTER_INFO) + text))
         return sizes
@@ -86,7 +92,7 @@ class FilterSet:
         """
         offset = 0
         sizes = self._record_sizes()
-        for index, (target, action) in enumerate(self._filters.items()):
+        for index, (target, action) in enumerate(self._by_key.values()):
             record = RM_FILTER_INFO.from_address(address + offset)
             ctypes.memset(address + offset, 0, sizes[index])
             record.FilterAction = int(action)

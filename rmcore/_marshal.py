@@ -18,6 +18,7 @@ __all__ = [
     "byte_buffer",
     "dword_ref",
     "dword_value",
+    "is_null",
     "read_processes",
     "read_wstr",
     "read_wstr_array",
@@ -38,7 +39,7 @@ def _unwrap(param: object) -> object:
     return getattr(param, "_obj", param) if type(param).__name__ == "CArgObject" else param
 
 
-def _is_null(param: object) -> bool:
+def is_null(param: object) -> bool:
     """NULL in every spelling: ``None``, ``0``, a NULL typed pointer, ``c_void_p(None)``."""
     if param is None:
         return True
@@ -64,7 +65,7 @@ def dword_value(param: object) -> int:
 def dword_ref(param: object) -> ctypes._SimpleCData[int] | None:
     """The integer a ``DWORD *`` / ``UINT *`` points at (read and write ``.value``), or
     ``None`` when the pointer is NULL."""
-    if _is_null(param):
+    if is_null(param):
         return None
     target = _unwrap(param)
     if isinstance(target, ctypes._Pointer):
@@ -89,7 +90,7 @@ def _char_size(array_type: type) -> int | None:
 
 def wstr_buffer(param: object) -> tuple[int, Callable[[str], None]] | None:
     """(capacity in characters, writer) for a ``WCHAR[]`` out-buffer, or ``None`` if NULL."""
-    if _is_null(param):
+    if is_null(param):
         return None
     target = _unwrap(param)
     if isinstance(target, ctypes.Array) and _char_size(type(target)) is not None:
@@ -106,7 +107,7 @@ def wstr_buffer(param: object) -> tuple[int, Callable[[str], None]] | None:
 
 def read_wstr(param: object) -> str | None:
     """An input ``LPCWSTR`` as ``str`` (up to the first NUL), or ``None`` if NULL."""
-    if _is_null(param):
+    if is_null(param):
         return None
     target = _unwrap(param)
     if isinstance(target, str):
@@ -126,7 +127,7 @@ def _items(param: object, count: int) -> list[object]:
     """The first *count* elements of an input array (NULL only when *count* is 0)."""
     if count == 0:
         return []
-    if _is_null(param):
+    if is_null(param):
         raise BadArgument("NULL array with a non-zero count")
     target = _unwrap(param)
     if isinstance(target, (list, tuple, ctypes.Array)):
@@ -164,7 +165,7 @@ def read_processes(param: object, count: int) -> list[tuple[int, int]]:
 def struct_array(param: object) -> tuple[Callable[[int], ctypes.Structure], int | None] | None:
     """(element getter, length if known) of an output struct array; a bare pointer has no
     known length and the caller's count is trusted, as by the DLL. ``None`` when NULL."""
-    if _is_null(param):
+    if is_null(param):
         return None
     target = _unwrap(param)
     if isinstance(target, ctypes.Array) and issubclass(target._type_, ctypes.Structure):
@@ -181,7 +182,7 @@ def struct_array(param: object) -> tuple[Callable[[int], ctypes.Structure], int 
 
 def byte_buffer(param: object) -> tuple[int, int | None] | None:
     """(address, size if known) of a ``PBYTE`` buffer, or ``None`` when NULL."""
-    if _is_null(param):
+    if is_null(param):
         return None
     target = _unwrap(param)
     if isinstance(target, ctypes.Array):
@@ -195,7 +196,7 @@ def byte_buffer(param: object) -> tuple[int, int | None] | None:
 
 def status_callback(param: object) -> Callable[[int], object] | None:
     """An RM_WRITE_STATUS_CALLBACK: a Python callable or a ctypes function pointer."""
-    if _is_null(param):
+    if is_null(param):
         return None
     if callable(param):
         return param if param else None  # a NULL CFUNCTYPE pointer is falsy

@@ -338,8 +338,12 @@ class SessionTable:
                 ),
                 ("RegSvcs", have.services, list(new.services)),
             ):
-                seen = set(old)
-                fresh = [x for x in dict.fromkeys(items) if x not in seen]
+                seen = {item.casefold() for item in old}  # Windows names ignore case
+                fresh = []
+                for item in items:
+                    if item.casefold() not in seen:
+                        seen.add(item.casefold())
+                        fresh.append(item)
                 if fresh:
                     groups = sum(1 for n in record.values if n[:-4] == prefix)
                     added[f"{prefix}{groups:04d}"] = RegValue.multi_sz(fresh)

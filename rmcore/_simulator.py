@@ -23,6 +23,7 @@ from ._marshal import (
     byte_buffer,
     dword_ref,
     dword_value,
+    is_null,
     read_processes,
     read_wstr,
     read_wstr_array,
@@ -266,12 +267,13 @@ class Simulator:
         rgsServiceNames: object,
     ) -> int:
         """Add files (full paths), processes and services (short names) to the session."""
+        ref = None if _fidelity.ARGUMENTS_CHECKED_BEFORE_HANDLE else self._lookup(dwSessionHandle)
         resources = Resources(
             tuple(read_wstr_array(rgsFileNames, dword_value(nFiles))),
             tuple(read_processes(rgApplications, dword_value(nApplications))),
             tuple(read_wstr_array(rgsServiceNames, dword_value(nServices))),
         )
-        self._sessions.register(self._lookup(dwSessionHandle), resources)
+        self._sessions.register(ref or self._lookup(dwSessionHandle), resources)
         return winerror.ERROR_SUCCESS
 
     @_entry_point
@@ -351,7 +353,8 @@ class Simulator:
     def RmCancelCurrentTask(self, dwSessionHandle: object) -> int:
         """Ask the session's running RmGetList/RmShutdown/RmRestart to stop (it returns 1223)."""
         _ref, apps = self._primary(dwSessionHandle)
-        apps.cancel()
+        if apps.cancel():
+            return winerror.ERROR_SUCCESS  # documented: a cancellation was requested
         return _fidelity.CANCEL_WITHOUT_TASK_RESULT
 
     @_entry_point
@@ -366,7 +369,8 @@ class Simulator:
         """Keep RM from shutting down or restarting one executable, process or service."""
         target = _filter_target(strModuleName, pProcess, strServiceShortName)
         action = dword_value(FilterAction)
-        if action not in (RM_FILTER_ACTION.RmNoRestart, RM_FILTER_ACTION.RmNoShutdown):
+        valid = action in (RM_FILTER_ACTION.RmNoRestart, RM_FILTER_ACTION.RmNoShutdown)
+        if _fidelity.FILTER_ACTION_MUST_BE_VALID and not valid:
             return winerror.ERROR_BAD_ARGUMENTS
         _ref, apps = self._primary(dwSessionHandle)
         apps.filters.add(target, RM_FILTER_ACTION(action))
@@ -440,7 +444,7 @@ def _open_world(world: WorldView | str | None) -> WorldView:
 def _filter_target(module: object, process: object, service: object) -> FilterTarget:
     """The one target of RmAddFilter/RmRemoveFilter; anything else is 160."""
     module_name, service_name = read_wstr(module), read_wstr(service)
-    pairs = read_processes(process, 0 if process is None or process == 0 else 1)
+    pairs = read_processes(process, 0 if is_null(process) else 1)
     given = [bool(module_name), bool(pairs), bool(service_name)]
     if given.count(True) != 1:
         raise BadArgument("exactly one filter target is needed")

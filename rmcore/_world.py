@@ -21,6 +21,9 @@ __all__ = ["App", "AppId", "Clock", "World", "WorldView"]
 
 AppId = tuple[int, int]  # (PID, start FILETIME): what RM_UNIQUE_PROCESS names
 
+# Declared processes get Windows-like PIDs (multiples of 4) above any real POSIX PID
+# (Linux caps them at 2**22), so a simulated app never looks like the calling process.
+_FIRST_PID = 5_000_000
 _FILETIME_2026 = 134_117_000_000_000_000  # a plausible start time for declared processes
 _TICKS_PER_SECOND = 10_000_000
 
@@ -85,7 +88,7 @@ class World:
     def __init__(self) -> None:
         self._apps: list[App] = []
         self._directories: set[str] = set()
-        self._pids = itertools.count(1000, 4)
+        self._pids = itertools.count(_FIRST_PID, 4)
         self._lock = threading.RLock()
         self.clock = Clock()
         self.stop_requests: list[AppId] = []  # every stop RM asked for, in order
