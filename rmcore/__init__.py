@@ -27,6 +27,7 @@ from ._exceptions import (
     WriteFaultError,
 )
 from ._faults import FaultRule, Faults, ProcessFaults, StoreFaults
+from ._patch import Patcher, StaleDLLError, active_simulator, patch
 from ._pythonic import (
     AffectedApps,
     Filter,
@@ -52,6 +53,10 @@ __all__ = [  # rmcore's own names, then restartmanager.h's (from _types)
     "AffectedApps",
     "App",
     "BackendUnavailable",
+    "Patcher",
+    "StaleDLLError",
+    "active_simulator",
+    "patch",
     "RstrtmgrDLL",
     "get_backend",
     "Filter",

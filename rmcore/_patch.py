@@ -17,6 +17,11 @@ a loaded DLL is an instance of exactly the class asked for.
 A DLL object is bound to the Simulator of the patch it was loaded under (one process, one
 DLL). Once that patch stops, calling it raises :class:`StaleDLLError`: code that caches the
 loaded DLL in a module global must reset that cache between patches.
+
+Caveat: while patched off Windows, code that detects Windows by ``hasattr(ctypes, "windll")``
+believes it is on Windows; ``WinDLL`` of any other name is a plain ``CDLL`` load (so
+``windll.kernel32`` raises OSError). Prototype-style binding
+(``WINFUNCTYPE(...)(("RmStartSession", dll))``) needs a real symbol and is not supported.
 """
 
 from __future__ import annotations
@@ -182,9 +187,8 @@ def _windows_accepts(argtype: Any, arg: object) -> bool:
         pointee = _pointee(arg)
         return pointee is not None and _windows_shape(pointee) == _windows_shape(argtype._type_)
     if isinstance(argtype, type) and issubclass(argtype, ctypes._SimpleCData):
-        return isinstance(arg, ctypes._SimpleCData) and _windows_shape(type(arg)) == _windows_shape(
-            argtype
-        )
+        same = _windows_shape(type(arg)) == _windows_shape(argtype)
+        return isinstance(arg, ctypes._SimpleCData) and same
     return False
 
 
@@ -208,16 +212,15 @@ def _as_parameter(arg: object) -> object:
     return arg
 
 
+_POINTER_CODES = ("z", "Z", "O")  # c_char_p, c_wchar_p, py_object: would dereference the code
+
+
 def _result(restype: Any, value: int) -> Any:
     """*value* converted as ctypes converts a C return value through ``restype``."""
     if restype is None:
         return None
     if isinstance(restype, type) and issubclass(restype, ctypes._SimpleCData):
-        if getattr(restype, "_type_", None) in (
-            "z",
-            "Z",
-            "O",
-        ):  # ctypes would dereference the code as a pointer
+        if getattr(restype, "_type_", None) in _POINTER_CODES:
             raise TypeError(f"restype {restype.__name__} cannot hold a Win32 error code")
         instance = restype(value)
         fundamental = ctypes._SimpleCData in restype.__bases__
@@ -721,6 +724,12 @@ def patch(target: Any = None, /, **options: Any) -> Any:
     plus ``faults={"RmStartSession": 121}`` or ``{name: (code, times)}``, applied to the
     Simulator. ``with rmcore.patch() as sim:``, ``@rmcore.patch()`` / ``@rmcore.patch`` on a
     function or test class, or ``p = rmcore.patch(); sim = p.start(); ...; p.stop()``.
+
+    Client code needs no change if it looks ``ctypes.WinDLL`` (or ``windll``) up when it
+    loads, or captured it with ``from ctypes import WinDLL`` (off Windows only possible under
+    a patch; the captured names stay valid for later patches). Code that caches the loaded
+    DLL in a module global must have that cache reset per patch, e.g.
+    ``monkeypatch.setattr(client, "_dll", None)``; a stale one raises StaleDLLError.
     """
     if target is not None:
         if options:
