@@ -25,13 +25,16 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from . import winerror
 from ._marshal import (
     BadArgument,
+    array_items,
     byte_buffer,
     dword_ref,
     dword_value,
+    is_null,
     read_processes,
     read_wstr,
     status_callback,
     struct_array,
+    unwrap,
     wstr_buffer,
 )
 from ._types import (
@@ -125,27 +128,11 @@ def _entry_point(
 
 
 # --- Marshalling helpers ---------------------------------------------------------------------
-def _unwrap(param: object) -> object:
-    """The object behind ``byref(x)``."""
-    return getattr(param, "_obj", param) if type(param).__name__ == "CArgObject" else param
-
-
-def _is_null(param: object) -> bool:
-    """NULL as callers spell it: ``None``, ``0``, or a ctypes pointer (typed or not) to NULL."""
-    if param is None or (isinstance(param, int) and param == 0):
-        return True
-    if isinstance(param, ctypes._Pointer):
-        return not param
-    if isinstance(param, (ctypes.c_void_p, ctypes.c_wchar_p, ctypes.c_char_p)):
-        return param.value is None
-    return False
-
-
 class _DwordOut:
     """A ``DWORD *`` argument: an exact 32-bit temporary, copied back if the DLL changed it."""
 
     def __init__(self, param: object) -> None:
-        self._target = None if _is_null(param) else dword_ref(param)
+        self._target = None if is_null(param) else dword_ref(param)
         self._initial = 0 if self._target is None else self._target.value & _MASK32
         self.temp = DWORD(self._initial)
 
@@ -175,9 +162,9 @@ def _is_wchar16_array(obj: object) -> bool:
 
 def _lpcwstr(param: object, keep: list[object]) -> Any:
     """An ``LPCWSTR`` argument as a ``WCHAR *`` (``None`` for NULL); *keep* holds the buffer."""
-    if _is_null(param):
+    if is_null(param):
         return None
-    target = _unwrap(param)
+    target = unwrap(param)
     if isinstance(target, ctypes._Pointer) and target._type_ in (WCHAR, ctypes.c_int16):
         return ctypes.cast(target, _LPWSTR)
     text = read_wstr(param)
@@ -188,27 +175,15 @@ def _lpcwstr(param: object, keep: list[object]) -> Any:
     return ctypes.cast(array, _LPWSTR)
 
 
-def _items(param: object, count: int) -> list[object]:
-    """The first *count* elements of an input array the caller passed."""
-    target = _unwrap(param)
-    if isinstance(target, (list, tuple, ctypes.Array)):
-        if len(target) < count:
-            raise BadArgument(f"array of {len(target)} for a count of {count}")
-        return list(target[:count])
-    if isinstance(target, ctypes._Pointer):
-        return [target[index] for index in range(count)]
-    raise BadArgument(f"expected an array, got {type(param).__name__}")
-
-
 def _lpcwstr_array(param: object, count: int, keep: list[object]) -> Any:
     """An ``LPCWSTR[]`` argument as a ``WCHAR **`` (NULL entries stay NULL)."""
-    if _is_null(param):
+    if is_null(param):
         return None
-    target = _unwrap(param)
+    target = unwrap(param)
     if isinstance(target, ctypes.Array) and target._type_ is _LPWSTR and len(target) >= count:
         return target  # already an array of WCHAR pointers
     pointers = (_LPWSTR * max(count, 1))()
-    for index, item in enumerate(_items(param, count)):
+    for index, item in enumerate(array_items(param, count)):
         pointers[index] = _lpcwstr(item, keep)
     keep.append(pointers)
     return pointers
@@ -216,9 +191,9 @@ def _lpcwstr_array(param: object, count: int, keep: list[object]) -> Any:
 
 def _unique_processes(param: object, count: int, keep: list[object]) -> Any:
     """An ``RM_UNIQUE_PROCESS *``/``[]`` argument; rmcore's own structs go straight through."""
-    if _is_null(param):
+    if is_null(param):
         return None
-    target = _unwrap(param)
+    target = unwrap(param)
     if isinstance(target, RM_UNIQUE_PROCESS) and count <= 1:
         return ctypes.byref(target)
     if isinstance(target, ctypes.Array) and target._type_ is RM_UNIQUE_PROCESS:
@@ -249,7 +224,7 @@ def _as_callback(param: object, errors: list[BaseException]) -> Any:
     An exception in a Python callback cannot cross the DLL: the thunk records the first one,
     stops forwarding, and the method re-raises it once the DLL has returned.
     """
-    function = None if _is_null(param) else status_callback(param)
+    function = None if is_null(param) else status_callback(param)
     if function is None:
         return RM_WRITE_STATUS_CALLBACK()  # ctypes refuses None for a function-pointer type
     if isinstance(function, RM_WRITE_STATUS_CALLBACK):
@@ -341,7 +316,7 @@ class RstrtmgrDLL:
         """Start a session; the key is copied into the caller's buffer of 16- or 32-bit chars."""
         handle = _DwordOut(pSessionHandle)
         flags = dword_value(dwSessionFlags)
-        buffer = None if _is_null(strSessionKey) else wstr_buffer(strSessionKey)
+        buffer = None if is_null(strSessionKey) else wstr_buffer(strSessionKey)
         if buffer is None:
             return self._call("RmStartSession", handle.arg(), flags, None)
         if buffer[0] < _KEY_UNITS:
@@ -349,7 +324,7 @@ class RstrtmgrDLL:
         key = (WCHAR * _KEY_UNITS)()
         code = self._call("RmStartSession", handle.arg(), flags, key)
         handle.copy_back()
-        target = _unwrap(strSessionKey)
+        target = unwrap(strSessionKey)
         assert isinstance(target, ctypes.Array)  # wstr_buffer accepted it
         if code == winerror.ERROR_SUCCESS or any(key):
             _copy_units(target, key)
@@ -409,10 +384,10 @@ class RstrtmgrDLL:
             _DwordOut(p) for p in (pnProcInfoNeeded, pnProcInfo, lpdwRebootReasons)
         )
         capacity = count.temp.value
-        target = _unwrap(rgAffectedApps)
+        target = unwrap(rgAffectedApps)
         rows: Any
         copy_to: tuple[Callable[[int], ctypes.Structure], int | None] | None = None
-        if _is_null(rgAffectedApps):
+        if is_null(rgAffectedApps):
             rows = None
         elif _own_process_infos(target, capacity):
             rows = target  # already the Windows layout, with room: straight through
@@ -523,7 +498,7 @@ class RstrtmgrDLL:
         """
         needed = _DwordOut(cbFilterBufNeeded)
         size = dword_value(cbFilterBuf)
-        buffer = None if _is_null(pbFilterBuf) else byte_buffer(pbFilterBuf)
+        buffer = None if is_null(pbFilterBuf) else byte_buffer(pbFilterBuf)
         pointer: Any = None
         if buffer is not None:
             address, known = buffer

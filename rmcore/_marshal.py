@@ -15,6 +15,7 @@ from ._types import read_unique_process
 
 __all__ = [
     "BadArgument",
+    "array_items",
     "byte_buffer",
     "dword_ref",
     "dword_value",
@@ -24,6 +25,7 @@ __all__ = [
     "read_wstr_array",
     "status_callback",
     "struct_array",
+    "unwrap",
     "wstr_buffer",
 ]
 
@@ -34,7 +36,7 @@ class BadArgument(ValueError):
     """An argument that cannot be what the Win32 signature asks for."""
 
 
-def _unwrap(param: object) -> object:
+def unwrap(param: object) -> object:
     """The object behind ``byref(x)`` (a CArgObject exposes it as ``_obj``)."""
     return getattr(param, "_obj", param) if type(param).__name__ == "CArgObject" else param
 
@@ -67,7 +69,7 @@ def dword_ref(param: object) -> ctypes._SimpleCData[int] | None:
     ``None`` when the pointer is NULL."""
     if is_null(param):
         return None
-    target = _unwrap(param)
+    target = unwrap(param)
     if isinstance(target, ctypes._Pointer):
         if not target:
             return None
@@ -92,7 +94,7 @@ def wstr_buffer(param: object) -> tuple[int, Callable[[str], None]] | None:
     """(capacity in characters, writer) for a ``WCHAR[]`` out-buffer, or ``None`` if NULL."""
     if is_null(param):
         return None
-    target = _unwrap(param)
+    target = unwrap(param)
     if isinstance(target, ctypes.Array) and _char_size(type(target)) is not None:
         array: ctypes.Array[ctypes.c_wchar] | ctypes.Array[ctypes.c_uint16] = target
         as_units = getattr(type(array), "_type_", None) is not ctypes.c_wchar
@@ -109,7 +111,7 @@ def read_wstr(param: object) -> str | None:
     """An input ``LPCWSTR`` as ``str`` (up to the first NUL), or ``None`` if NULL."""
     if is_null(param):
         return None
-    target = _unwrap(param)
+    target = unwrap(param)
     if isinstance(target, str):
         text = target
     elif isinstance(target, ctypes.c_wchar_p):
@@ -123,13 +125,13 @@ def read_wstr(param: object) -> str | None:
     return text.split("\0", 1)[0]
 
 
-def _items(param: object, count: int) -> list[object]:
+def array_items(param: object, count: int) -> list[object]:
     """The first *count* elements of an input array (NULL only when *count* is 0)."""
     if count == 0:
         return []
     if is_null(param):
         raise BadArgument("NULL array with a non-zero count")
-    target = _unwrap(param)
+    target = unwrap(param)
     if isinstance(target, (list, tuple, ctypes.Array)):
         if len(target) < count:
             raise BadArgument(f"array of {len(target)} for a count of {count}")
@@ -143,7 +145,7 @@ def _items(param: object, count: int) -> list[object]:
 
 def read_wstr_array(param: object, count: int) -> list[str]:
     """``LPCWSTR[]``: *count* non-empty strings."""
-    texts = [read_wstr(item) for item in _items(param, count)]
+    texts = [read_wstr(item) for item in array_items(param, count)]
     if any(not text for text in texts):
         raise BadArgument("NULL or empty string in the array")
     return [text for text in texts if text]
@@ -152,7 +154,7 @@ def read_wstr_array(param: object, count: int) -> list[str]:
 def read_processes(param: object, count: int) -> list[tuple[int, int]]:
     """``RM_UNIQUE_PROCESS[]``: (PID, start FILETIME) pairs, read by field name."""
     pairs = []
-    for item in _items(param, count):
+    for item in array_items(param, count):
         if not isinstance(item, ctypes.Structure):
             raise BadArgument(f"expected RM_UNIQUE_PROCESS, got {type(item).__name__}")
         try:
@@ -167,7 +169,7 @@ def struct_array(param: object) -> tuple[Callable[[int], ctypes.Structure], int 
     known length and the caller's count is trusted, as by the DLL. ``None`` when NULL."""
     if is_null(param):
         return None
-    target = _unwrap(param)
+    target = unwrap(param)
     if isinstance(target, ctypes.Array) and issubclass(target._type_, ctypes.Structure):
         array: ctypes.Array[ctypes.Structure] = target
         return array.__getitem__, len(array)
@@ -184,7 +186,7 @@ def byte_buffer(param: object) -> tuple[int, int | None] | None:
     """(address, size if known) of a ``PBYTE`` buffer, or ``None`` when NULL."""
     if is_null(param):
         return None
-    target = _unwrap(param)
+    target = unwrap(param)
     if isinstance(target, ctypes.Array):
         return ctypes.addressof(target), ctypes.sizeof(target)
     if isinstance(target, ctypes._Pointer) and target:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import ctypes
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI runs must be reproducible: the same examples every run (locally they stay random).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 import rmcore
 

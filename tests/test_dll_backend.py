@@ -524,7 +524,7 @@ def test_add_and_remove_filter_arguments(dll: RstrtmgrDLL, rec: Record) -> None:
 @settings(max_examples=60, deadline=None)
 @given(text=st.text(st.characters(exclude_characters="\0"), max_size=200))
 def test_any_text_crosses_as_utf16(dll: RstrtmgrDLL, text: str) -> None:
-    expected = text.encode("utf-16-le")
+    expected = text.encode("utf-16-le", "surrogatepass")
     for as_arg in (str, ctypes.create_unicode_buffer, ctypes.c_wchar_p):
         rec = fresh_record(dll)
         assert dll.RmRemoveFilter(7, as_arg(text), None, None) == 0
