@@ -29,7 +29,13 @@ from typing import TypeVar
 
 from . import _fidelity, winerror
 from ._exceptions import RmError
-from ._process import ProcessIdentity, SimulatedProcess, os_process_alive, process_start_time
+from ._process import (
+    ProcessIdentity,
+    SimulatedProcess,
+    current_process,
+    os_process_alive,
+    process_start_time,
+)
 from .registry_store import MutexTimeout, RegistryStore, RegValue, StoreError
 
 __all__ = [
@@ -77,6 +83,18 @@ def _new_key_bytes() -> bytes:
 
 def _key_hash(key_bytes: bytes) -> bytes:
     return hashlib.sha256(key_bytes).digest()
+
+
+def _session_name(number: int) -> str:
+    return f"Session{number:04d}"
+
+
+def _lowest_free_name(names: list[str]) -> str:
+    """The lowest unused ``SessionNNNN`` (sorted *names* ending in n-1 are exactly 0..n-1)."""
+    if not names or names[-1] == _session_name(len(names) - 1):
+        return _session_name(len(names))
+    taken = set(names)
+    return next(_session_name(n) for n in range(len(names)) if _session_name(n) not in taken)
 
 
 def _session_path(name: str) -> str:
@@ -221,9 +239,8 @@ class SessionTable:
 
     def is_alive(self, process: SimulatedProcess) -> bool:
         """Whether a simulated process still runs: its OS process does and it did not exit."""
-        return os_process_alive(process.os_process) and not self.store.key_exists(
-            f"{_EXITED_KEY}\\{process.tag()}"
-        )
+        os_alive = process.os_process == current_process() or os_process_alive(process.os_process)
+        return os_alive and not self.store.key_exists(f"{_EXITED_KEY}\\{process.tag()}")
 
     # -- the operations ------------------------------------------------------------------
 
@@ -235,12 +252,7 @@ class SessionTable:
         def body() -> SessionRef:
             names = self.store.subkeys(RESTART_MANAGER_KEY)
             if len(names) < self.max_sessions:
-                taken = set(names)
-                name = next(
-                    f"Session{n:04d}"
-                    for n in range(len(names) + 1)
-                    if f"Session{n:04d}" not in taken
-                )
+                name = _lowest_free_name(names)
             else:
                 name = self._reclaim_abandoned(names)
             # The link first: if the session write then fails, a dangling link is harmless

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+import rmcore
+
 # CI runs must be reproducible: the same examples every run (locally they stay random).
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-
-import rmcore
 
 
 @pytest.fixture

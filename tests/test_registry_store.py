@@ -186,3 +186,48 @@ def test_default_location_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 def test_value_types_are_the_winnt_codes() -> None:
     assert (RegType.REG_SZ, RegType.REG_BINARY, RegType.REG_DWORD) == (1, 3, 4)
     assert (RegType.REG_LINK, RegType.REG_MULTI_SZ, RegType.REG_QWORD) == (6, 7, 11)
+
+
+def test_contended_acquisition_waits_for_the_release(store: str) -> None:
+    holder, waiter = RegistryStore(store), RegistryStore(store)
+    acquired = threading.Event()
+    released = threading.Event()
+    order: list[str] = []
+
+    def hold_then_release() -> None:
+        with holder.mutex.hold(1.0):
+            acquired.set()
+            released.wait(10)
+            order.append("holder released")
+
+    thread = threading.Thread(target=hold_then_release)
+    thread.start()
+    acquired.wait(10)
+    threading.Timer(0.05, released.set).start()
+    with waiter.mutex.hold(10.0):
+        order.append("waiter acquired")
+    thread.join()
+    assert order == ["holder released", "waiter acquired"]
+
+
+def test_a_timed_out_wait_does_not_keep_the_lock(store: str) -> None:
+    holder, waiter = RegistryStore(store), RegistryStore(store)
+    with holder.mutex.hold(1.0), pytest.raises(MutexTimeout), waiter.mutex.hold(0.02):
+        pass
+    # The abandoned request got the lock when the holder let go and must have dropped it:
+    # a later acquisition gets it (it would time out if the abandoned one had kept it).
+    with RegistryStore(store).mutex.hold(5.0):
+        pass
+    with waiter.mutex.hold(5.0):
+        pass
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_keep_its_parents_lock(store: str) -> None:
+    reg = RegistryStore(store)
+    with reg.mutex.hold(1.0):
+        pid = os.fork()
+        if pid == 0:  # the child: would keep the lock held forever if it kept the fd
+            os._exit(0 if not __import__("rmcore").registry_store._mutex._open_fds else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -3,18 +3,24 @@
 POSIX hosts use ``fcntl.flock`` on a lock file that is never deleted (deleting a locked path
 lets two processes lock two different inodes). The file is opened anew for every
 acquisition: flock belongs to the open file description, so each acquisition excludes every
-other one, threads and simulated processes of the same interpreter included, and a process
-that releases and re-acquires at once does not starve the others (README, "Locks").
-Windows hosts have no fcntl; there portalocker's ``msvcrt`` lock does the same job.
+other one, threads and simulated processes of the same interpreter included.
 
-A waiter polls with a non-blocking attempt and a short, growing back-off, because a blocking
-flock cannot be given a timeout. The kernel releases the lock of a process that dies, so a
-SIGKILLed holder never wedges the store.
+Uncontended, one non-blocking attempt takes the lock. Contended, the descriptor goes to a
+waiter thread (one per process) that blocks in ``flock``: the kernel queues the waiters and
+wakes one at each release, which keeps 8 processes fair where polling lets the releasing
+process barge back in (README, "Locks"); the caller waits on an event, which gives the
+timeout. A request that timed out is closed by the waiter as soon as it gets the lock.
+Windows hosts have no fcntl: there portalocker's ``msvcrt`` lock is polled.
+
+The kernel releases the lock of a process that dies, so a SIGKILLed holder never wedges
+the store. A forked child closes the descriptors its parent had open here.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +40,9 @@ try:  # pragma: no cover - which branch runs depends on the host
             return False
         return True
 
+    def _block(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
 except ImportError:  # pragma: no cover - Windows
     import portalocker
 
@@ -44,9 +53,95 @@ except ImportError:  # pragma: no cover - Windows
             return False
         return True
 
+    _block = None  # type: ignore[assignment,unused-ignore]
+
 
 _FIRST_BACKOFF = 20e-6
 _MAX_BACKOFF = 1e-3
+
+
+class _Request:
+    """One contended acquisition handed to the waiter thread."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.done = threading.Event()
+        self.error: OSError | None = None
+        self.abandoned = False
+        self.lock = threading.Lock()
+
+
+class _Waiter:
+    """The per-process thread that blocks in flock on behalf of waiting callers."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="rmcore-mutex-waiter", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            request = self.requests.get()
+            error = None
+            if not request.abandoned:
+                try:
+                    _block(request.fd)
+                except OSError as exc:
+                    error = exc
+            with request.lock:
+                if request.abandoned:
+                    _close(request.fd)  # the caller gave up: release at once
+                else:
+                    request.error = error
+                    request.done.set()
+
+    def acquire(self, fd: int, timeout: float) -> bool:
+        """Block until *fd* holds the lock (``True``) or *timeout* passes (``False``: the
+        descriptor then belongs to the waiter, which closes it)."""
+        request = _Request(fd)
+        self.requests.put(request)
+        finished = request.done.wait(None if timeout == float("inf") else timeout)
+        with request.lock:
+            if not finished and not request.done.is_set():
+                request.abandoned = True
+                return False
+        if request.error is not None:
+            raise StoreWriteError(request.error.errno, f"cannot lock: {request.error}")
+        return True
+
+
+_waiter: _Waiter | None = None
+_waiter_lock = threading.Lock()
+_open_fds: set[int] = set()  # descriptors of this module, for the fork handler
+
+
+def _the_waiter() -> _Waiter:
+    global _waiter
+    with _waiter_lock:
+        if _waiter is None or _waiter.pid != os.getpid():
+            _waiter = _Waiter()
+        return _waiter
+
+
+def _close(fd: int) -> None:
+    _open_fds.discard(fd)
+    os.close(fd)  # closing the only descriptor releases the lock
+
+
+def _after_fork_in_child() -> None:
+    """A child shares its parent's open file descriptions: holding them would keep the
+    parent's lock held after the parent lets go, so the child closes its copies."""
+    global _waiter
+    _waiter = None
+    for fd in list(_open_fds):
+        try:
+            _close(fd)
+        except OSError:
+            _open_fds.discard(fd)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class RegistryMutex:
@@ -63,22 +158,27 @@ class RegistryMutex:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StoreWriteError(exc.errno, f"cannot open {self.lock_path}: {exc}") from exc
+        _open_fds.add(fd)
         try:
-            if not _try_lock(fd):
-                self._wait(fd, timeout)
+            if not _try_lock(fd) and not self._wait(fd, timeout):
+                fd = -1  # handed over to the waiter thread, which closes it
+                raise MutexTimeout(f"registry write mutex not acquired within {timeout} s")
             yield
         finally:
-            os.close(fd)  # closing the only descriptor releases the lock
+            if fd >= 0:
+                _close(fd)
 
     @staticmethod
-    def _wait(fd: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    def _wait(fd: int, timeout: float) -> bool:
+        if timeout <= 0:
+            return False
+        if _block is not None:
+            return _the_waiter().acquire(fd, timeout)
+        deadline = time.monotonic() + timeout  # pragma: no cover - Windows: poll
         backoff = _FIRST_BACKOFF
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise MutexTimeout(f"registry write mutex not acquired within {timeout} s")
+        while (remaining := deadline - time.monotonic()) > 0:
             time.sleep(min(backoff, remaining))
             if _try_lock(fd):
-                return
+                return True
             backoff = min(backoff * 2, _MAX_BACKOFF)
+        return False

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import stat
 import threading
@@ -31,13 +32,15 @@ __all__ = ["RegistryStore"]
 _KEY_SUFFIX = ".key"
 _TMP_SUFFIX = ".tmp"
 _LOCK_NAME = "registry.lock"
+_MAX_KEY_FILE = 1 << 24  # far beyond any session: 2,000 registered paths take ~100 KiB
 _LINK_VALUE = "SymbolicLinkValue"
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 
 
-def _split(key_path: str) -> list[str]:
-    parts = [part for part in key_path.split("\\") if part]
+@functools.lru_cache(maxsize=1024)
+def _split(key_path: str) -> tuple[str, ...]:
+    parts = tuple(part for part in key_path.split("\\") if part)
     for part in parts:
         if part in (".", "..") or "/" in part or "\0" in part or os.sep in part:
             raise ValueError(f"invalid registry key name {part!r} in {key_path!r}")
@@ -108,8 +111,11 @@ class RegistryStore:
     def read_key(self, key_path: str) -> dict[str, RegValue] | None:
         """All values of a key, or ``None`` if the key does not exist."""
         try:
-            with open(self._key_file(key_path), "rb") as handle:
-                blob = handle.read()
+            fd = os.open(self._key_file(key_path), os.O_RDONLY)
+            try:
+                blob = os.read(fd, _MAX_KEY_FILE)
+            finally:
+                os.close(fd)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -173,6 +179,14 @@ class RegistryStore:
         """Create or replace a link key pointing at *target_key_path*, atomically."""
         self._check_injected_failure(key_path)
         target = os.path.join(self._parent_dir(key_path), _split(key_path)[-1] + _KEY_SUFFIX)
+        try:
+            os.symlink(target_key_path, target)  # a new link: one atomic call
+            return
+        except FileExistsError:
+            pass
+        except OSError:
+            if hasattr(os, "getuid"):
+                raise StoreWriteError(f"cannot write link {key_path}") from None
         try:
             with self._replacing(target) as tmp:
                 os.symlink(target_key_path, tmp)
