@@ -18,11 +18,13 @@ import time
 from . import winerror
 from ._pythonic import hold_registry_mutex
 from ._simulator import Simulator
-from ._types import CCH_RM_SESSION_KEY
+from ._types import CCH_RM_SESSION_KEY, RM_PROCESS_INFO
+from ._world import World
 
 __all__ = ["run_demo"]
 
 _DEMO_MUTEX_TIMEOUT = 0.25
+_SHARED_DLL = "C:\\Program Files\\Contoso\\contoso.dll"
 
 
 class _Steps:
@@ -65,7 +67,10 @@ def _walkthrough(store: str) -> int:
     steps = _Steps()
     print("rmcore demo: the Restart Manager session model, on this OS")
     print(f"store: {store}")
-    primary = Simulator(store, mutex_timeout=_DEMO_MUTEX_TIMEOUT)
+    world = World()  # the simulated machine: one editor has the installer's DLL loaded
+    world.add_process("C:\\Program Files\\Contoso\\editor.exe", files=[_SHARED_DLL])
+    world.add_service("ContosoSvc", display_name="Contoso Service", files=[_SHARED_DLL])
+    primary = Simulator(store, mutex_timeout=_DEMO_MUTEX_TIMEOUT, world=world)
 
     steps.heading(f"Primary installer (pid {os.getpid()})")
     code, handle, key = _start(primary)
@@ -77,6 +82,25 @@ def _walkthrough(store: str) -> int:
     if child.returncode != 0:
         steps.all_as_expected = False
         sys.stdout.write(child.stderr)
+
+    steps.heading("Primary installer: who uses the registered file, stop them, restart them")
+    needed, count, reasons = ctypes.c_uint32(), ctypes.c_uint32(0), ctypes.c_uint32()
+    code = primary.RmGetList(
+        handle, ctypes.byref(needed), ctypes.byref(count), None, ctypes.byref(reasons)
+    )
+    steps.call("RmGetList(h, &needed, &n=0, NULL, &reasons)", code, 234, f"needed={needed.value}")
+    apps = (RM_PROCESS_INFO * needed.value)()
+    count.value = needed.value
+    code = primary.RmGetList(
+        handle, ctypes.byref(needed), ctypes.byref(count), apps, ctypes.byref(reasons)
+    )
+    names = ", ".join(f"{app.app_name} (pid {app.Process.dwProcessId})" for app in apps)
+    steps.call(f"RmGetList(h, &needed, &n={count.value}, apps, &reasons)", code, 0, names)
+    progress: list[int] = []
+    code = primary.RmShutdown(handle, 0, progress.append)
+    steps.call("RmShutdown(h, 0, OnProgress)", code, 0, f"progress {progress}")
+    code = primary.RmRestart(handle, 0, None)
+    steps.call("RmRestart(h, 0, NULL)", code, 0, f"{len(world.apps)} apps running again")
 
     steps.heading("Failure modes")
     bad = ctypes.c_uint32()
@@ -142,6 +166,9 @@ def _secondary(store: str, key: str) -> int:
     handle = ctypes.c_uint32(0xFFFFFFFF)
     code = sim.RmJoinSession(ctypes.byref(handle), key)
     steps.call(f'RmJoinSession(&hSession, "{key[:8]}...")', code, 0, f"handle={handle.value}")
+    files = (ctypes.c_wchar_p * 1)(_SHARED_DLL)
+    code = sim.RmRegisterResources(handle, 1, files, 0, None, 0, None)
+    steps.call("RmRegisterResources(h, 1, {contoso.dll}, ...)", code, 0)
     steps.call(
         f"RmEndSession({handle.value})  leaves; the session stays", sim.RmEndSession(handle), 0
     )

@@ -32,7 +32,7 @@ __all__ = ["RegistryStore"]
 _KEY_SUFFIX = ".key"
 _TMP_SUFFIX = ".tmp"
 _LOCK_NAME = "registry.lock"
-_MAX_KEY_FILE = 1 << 24  # far beyond any session: 2,000 registered paths take ~100 KiB
+_READ_CHUNK = 1 << 14  # a session key is ~200 bytes; one read covers nearly all
 _LINK_VALUE = "SymbolicLinkValue"
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
@@ -113,9 +113,12 @@ class RegistryStore:
         try:
             fd = os.open(self._key_file(key_path), os.O_RDONLY)
             try:
-                blob = os.read(fd, _MAX_KEY_FILE)
+                chunks = [os.read(fd, _READ_CHUNK)]
+                while len(chunks[-1]) == _READ_CHUNK:  # rare: 2,000 paths are ~100 KiB
+                    chunks.append(os.read(fd, _READ_CHUNK))
             finally:
                 os.close(fd)
+            blob = b"".join(chunks)
         except FileNotFoundError:
             return None
         except OSError as exc:
