@@ -100,7 +100,10 @@ def _walkthrough(store: str) -> int:
     code = primary.RmShutdown(handle, 0, progress.append)
     steps.call("RmShutdown(h, 0, OnProgress)", code, 0, f"progress {progress}")
     code = primary.RmRestart(handle, 0, None)
-    steps.call("RmRestart(h, 0, NULL)", code, 0, f"{len(world.apps)} apps running again")
+    running = sum(app.running for app in world.apps)
+    steps.call(
+        "RmRestart(h, 0, NULL)", code, 0, f"{running} of {len(world.apps)} apps running again"
+    )
 
     steps.heading("Failure modes")
     bad = ctypes.c_uint32()
