@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from windows_style import CallerProcessInfo, CallerUniqueProcess
 
 import rmcore
 from rmcore import _types as t
@@ -141,23 +142,6 @@ def rec(dll: RstrtmgrDLL) -> Record:
 
 def test_record_mirror_matches_the_c_struct(dll: RstrtmgrDLL) -> None:
     assert ctypes.sizeof(Record) == dll.lib.StandinRecordSize()
-
-
-# --- Caller-side definitions, written the usual Windows way (c_wchar, c_ulong) ----------------
-class CallerUniqueProcess(ctypes.Structure):
-    _fields_ = (("dwProcessId", ctypes.c_ulong), ("ProcessStartTime", wintypes.FILETIME))
-
-
-class CallerProcessInfo(ctypes.Structure):
-    _fields_ = (
-        ("Process", CallerUniqueProcess),
-        ("strAppName", ctypes.c_wchar * 256),
-        ("strServiceShortName", ctypes.c_wchar * 64),
-        ("ApplicationType", ctypes.c_int),
-        ("AppStatus", ctypes.c_ulong),
-        ("TSSessionId", ctypes.c_ulong),
-        ("bRestartable", ctypes.c_int),
-    )
 
 
 def caller_process(pid: int, start: int) -> CallerUniqueProcess:

@@ -22,6 +22,8 @@ from helpers_rm import (
     unique,
     wstrs,
 )
+from windows_style import CallerProcessInfo as WinRM_PROCESS_INFO
+from windows_style import CallerUniqueProcess as WinRM_UNIQUE_PROCESS
 
 import rmcore
 from rmcore import _fidelity
@@ -49,27 +51,7 @@ from rmcore._types import (
 from rmcore._world import World
 from rmcore.registry_store import RegistryStore
 
-
-# Caller-side struct definitions, the way Windows ctypes code (and PyPI restartmgr) writes
-# them: c_ulong / c_wchar fields, which have other sizes off Windows (spec §0).
-class WinFILETIME(ctypes.Structure):
-    _fields_ = (("dwLowDateTime", wintypes.DWORD), ("dwHighDateTime", wintypes.DWORD))
-
-
-class WinRM_UNIQUE_PROCESS(ctypes.Structure):
-    _fields_ = (("dwProcessId", ctypes.c_ulong), ("ProcessStartTime", WinFILETIME))
-
-
-class WinRM_PROCESS_INFO(ctypes.Structure):
-    _fields_ = (
-        ("Process", WinRM_UNIQUE_PROCESS),
-        ("strAppName", ctypes.c_wchar * 256),
-        ("strServiceShortName", ctypes.c_wchar * 64),
-        ("ApplicationType", ctypes.c_int),
-        ("AppStatus", ctypes.c_ulong),
-        ("TSSessionId", ctypes.c_ulong),
-        ("bRestartable", ctypes.c_int),
-    )
+WinFILETIME = wintypes.FILETIME
 
 
 @pytest.fixture

@@ -9,28 +9,12 @@ import sys
 from ctypes import wintypes
 
 import pytest
+from windows_style import CallerProcessInfo, CallerUniqueProcess
 
 from rmcore import _types as t
 
 PTR = ctypes.sizeof(ctypes.c_void_p)
 little_endian = pytest.mark.skipif(sys.byteorder != "little", reason="raw bytes checked as LE")
-
-
-# --- Caller-style definitions, written the usual Windows way (c_wchar, c_ulong) ----------------
-class CallerUniqueProcess(ctypes.Structure):
-    _fields_ = [("dwProcessId", ctypes.c_ulong), ("ProcessStartTime", wintypes.FILETIME)]
-
-
-class CallerProcessInfo(ctypes.Structure):
-    _fields_ = [
-        ("Process", CallerUniqueProcess),
-        ("strAppName", ctypes.c_wchar * 256),
-        ("strServiceShortName", ctypes.c_wchar * 64),
-        ("ApplicationType", ctypes.c_int),
-        ("AppStatus", ctypes.c_ulong),
-        ("TSSessionId", ctypes.c_ulong),
-        ("bRestartable", ctypes.c_int),
-    ]
 
 
 class WineSpelledProcessInfo(ctypes.Structure):  # TSSessionID, as Wine's header spells it
