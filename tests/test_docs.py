@@ -32,9 +32,7 @@ README_BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="ut
 
 
 @pytest.mark.parametrize("index", range(len(README_BLOCKS)))
-def test_readme_example_runs(
-    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_readme_example_runs(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import rmcore
 
     monkeypatch.setenv("RMCORE_STORE", str(tmp_path / "store"))
