@@ -225,7 +225,7 @@ def _holder_filelock(path: str) -> Holder:
 FAIRNESS_VARIANTS: dict[str, HolderFactory] = {
     "(i) flock, fd kept open, blocking": _holder_flock_kept_open,
     "(ii) flock, reopen per acquisition, blocking": _holder_flock_reopen,
-    "(iii) rmcore RegistryMutex (NB + backoff 20 µs→1 ms)": _holder_rmcore,
+    "(iii) rmcore RegistryMutex (NB try, then kernel-queued waiter)": _holder_rmcore,
     "(iv) portalocker.Lock, check_interval 100 µs": _holder_portalocker,
     "(v) filelock.FileLock, poll_interval 100 µs": _holder_filelock,
 }
