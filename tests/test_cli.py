@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -30,8 +31,8 @@ def test_demo_runs_every_step_in_real_processes() -> None:
     ):
         assert expected in out
     assert "UNEXPECTED" not in out
-    pids = {line.split("pid ")[1].rstrip(")") for line in out.splitlines() if "(pid " in line}
-    assert len(pids) == 2  # the secondary ran in a process of its own
+    pids = re.findall(r"^(?:Primary installer |\s+)\(pid (\d+)\)$", out, flags=re.M)
+    assert len(pids) == 2 and pids[0] != pids[1]  # the secondary ran in a process of its own
 
 
 def test_sessions_lists_alive_and_abandoned(store: str, capsys: pytest.CaptureFixture[str]) -> None:
