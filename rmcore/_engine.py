@@ -103,6 +103,7 @@ class SessionApps:
         self.world = world
         self.filters = FilterSet()
         self._rows: dict[App, AffectedApp] = {}  # one row per app this session has seen
+        self._using_now: set[App] = set()  # the apps the last computation found using them
         self._to_restart: list[App] = []  # stopped by RmShutdown, not yet back; stop order
         self._shut_down = False
         self._cancel = threading.Event()
@@ -160,6 +161,7 @@ class SessionApps:
         for name in resources.services:
             found.update(dict.fromkeys(filter(None, [self.world.service(name)])))
         self._checkpoint()
+        self._using_now = set(found)  # what a shutdown must stop to free the resources
         for app, row in self._rows.items():
             if row.status & _RM_HISTORY:
                 found.setdefault(app)
@@ -225,7 +227,7 @@ class SessionApps:
             targets = [
                 row
                 for row in rows
-                if row.app.running
+                if row.app in self._using_now
                 and not self._mask(row.app) & RM_APP_STATUS.RmStatusShutdownMasked
             ]
             if only_registered and not all(row.restartable for row in targets):
