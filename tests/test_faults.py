@@ -79,3 +79,69 @@ def test_nonsense_rules_are_refused(
 ) -> None:
     with pytest.raises(ValueError):
         sim.faults.fail_next(function, code, times, after=after)
+
+
+def test_mutex_held_for_simulated_seconds(sim: rmcore.Simulator, store: str) -> None:
+    sim.faults.hold_registry_mutex(5.0)
+    assert start(sim)[0] == 121
+    sim.clock.advance(4.9)
+    assert start(sim)[0] == 121
+    assert _files(store) == []
+    sim.clock.advance(0.1)
+    assert start(sim)[0] == 0
+    # functions that do not take the mutex are unaffected
+    sim.faults.hold_registry_mutex(5.0)
+    assert sim.RmCancelCurrentTask(0) == 0
+
+
+def test_failing_writes_are_29_and_change_nothing(sim: rmcore.Simulator, store: str) -> None:
+    _, _handle, key = start(sim)
+    before = _files(store)
+    sim.faults.fail_writes(times=2)
+    assert start(sim)[0] == 29
+    assert join(sim, key)[0] == 29
+    assert _files(store) == before and [i.secondaries for i in sim.sessions.sessions()] == [0]
+    assert join(sim, key)[0] == 0  # the third write succeeds
+
+
+def test_out_of_memory(sim: rmcore.Simulator) -> None:
+    sim.faults.out_of_memory("RmStartSession", times=1)
+    assert [start(sim)[0], start(sim)[0]] == [14, 0]
+
+
+def test_crash_after_write_leaves_the_change_and_kills_the_process(store: str) -> None:
+    victim, other = rmcore.Simulator(store), rmcore.Simulator(store)
+    victim.faults.crash_after_write("RmStartSession")
+    with pytest.raises(rmcore.SimulatorExited, match="crashed inside RmStartSession"):
+        start(victim)
+    infos = other.sessions.sessions()
+    assert len(infos) == 1 and infos[0].alive is False  # written, then its owner died
+    assert other.sessions.reap() == ["Session0000"]
+    with pytest.raises(ValueError):
+        other.faults.crash_after_write("RmGetFilterList")
+
+
+def test_app_that_ignores_polite_requests(store: str) -> None:
+    world = rmcore.World()
+    world.add_process("C:\\slow.exe", files=["C:\\f.dll"], refuse_polls=1)
+    sim = rmcore.Simulator(store, world=world)
+    with rmcore.Session.start(sim) as session:
+        session.register(files=["C:\\f.dll"])
+        with pytest.raises(rmcore.FailShutdownError):
+            session.shutdown()  # the first request is ignored
+        session.shutdown()  # the second one is honoured
+        assert session.affected_apps().apps[0].status & rmcore.RmStatusStopped
+
+
+def test_app_that_takes_too_long_is_forced_on_the_simulated_clock(store: str) -> None:
+    world = rmcore.World()
+    world.add_process("C:\\slow.exe", files=["C:\\f.dll"], shutdown_delay=45.0)
+    sim = rmcore.Simulator(store, world=world)
+    assert sim.clock is world.clock
+    with rmcore.Session.start(sim) as session:
+        session.register(files=["C:\\f.dll"])
+        with pytest.raises(rmcore.FailShutdownError):
+            session.shutdown()
+        assert world.now == 30.0  # waited the documented 30 s, in simulated time only
+        session.shutdown(force=True)
+        assert world.now == 60.0

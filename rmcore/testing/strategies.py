@@ -71,7 +71,7 @@ def resource_lists(
 ) -> st.SearchStrategy[tuple[list[str], list[tuple[int, int]], list[str]]]:
     """(files, (PID, start) pairs, service names) as RmRegisterResources takes them."""
     return st.tuples(
-        st.lists(paths or file_paths(), max_size=8),
+        st.lists(paths if paths is not None else file_paths(), max_size=8),
         st.lists(st.tuples(st.integers(1, 65535), st.integers(0, 2**63 - 1)), max_size=3),
         st.lists(_NAME, max_size=3),
     )
