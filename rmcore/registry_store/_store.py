@@ -34,6 +34,7 @@ _TMP_SUFFIX = ".tmp"
 _LOCK_NAME = "registry.lock"
 _READ_CHUNK = 1 << 14  # a session key is ~200 bytes; one read covers nearly all
 _LINK_VALUE = "SymbolicLinkValue"
+_POSIX = hasattr(os, "getuid")
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 
@@ -75,10 +76,9 @@ class RegistryStore:
             info = os.stat(self.path)
         except OSError as exc:
             raise StoreWriteError(exc.errno, f"cannot create store {self.path}: {exc}") from exc
-        getuid = getattr(os, "getuid", None)
-        if getuid is not None and info.st_uid != getuid():
+        if _POSIX and info.st_uid != os.getuid():
             raise StoreError(f"store {self.path} belongs to another user; refusing to use it")
-        if getuid is not None and stat.S_IMODE(info.st_mode) & 0o077:
+        if _POSIX and stat.S_IMODE(info.st_mode) & 0o077:
             os.chmod(self.path, _DIR_MODE)
 
     # -- paths ----------------------------------------------------------------------------
@@ -179,25 +179,25 @@ class RegistryStore:
                 os.close(fd)
 
     def write_link(self, key_path: str, target_key_path: str) -> None:
-        """Create or replace a link key pointing at *target_key_path*, atomically."""
+        """Create or replace a link key pointing at *target_key_path*, atomically.
+
+        POSIX: a symlink (a new one is a single atomic call). Windows, where symlinks need a
+        privilege: a key file holding the target in a REG_LINK-style value.
+        """
+        if not _POSIX:
+            self.write_key(key_path, {_LINK_VALUE: RegValue.sz(target_key_path)})
+            return
         self._check_injected_failure(key_path)
         target = os.path.join(self._parent_dir(key_path), _split(key_path)[-1] + _KEY_SUFFIX)
         try:
-            os.symlink(target_key_path, target)  # a new link: one atomic call
+            os.symlink(target_key_path, target)
             return
         except FileExistsError:
             pass
-        except OSError:
-            if hasattr(os, "getuid"):
-                raise StoreWriteError(f"cannot write link {key_path}") from None
-        try:
-            with self._replacing(target) as tmp:
-                os.symlink(target_key_path, tmp)
-        except StoreWriteError:
-            if not hasattr(os, "getuid"):  # Windows without symlink rights: a REG_LINK value
-                self.write_key(key_path, {_LINK_VALUE: RegValue.sz(target_key_path)})
-                return
-            raise
+        except OSError as exc:
+            raise StoreWriteError(exc.errno, f"cannot write link {key_path}: {exc}") from exc
+        with self._replacing(target) as tmp:
+            os.symlink(target_key_path, tmp)
 
     def delete_key(self, key_path: str) -> bool:
         """Remove a key's values (its subkeys are left alone); ``False`` if it did not exist."""
