@@ -245,7 +245,12 @@ class SessionTable:
     # -- the operations ------------------------------------------------------------------
 
     def start(self, owner: SimulatedProcess) -> tuple[SessionRef, bytes]:
-        """Create a session owned by *owner*; return the primary's reference and the key."""
+        """Create a session owned by *owner*; return the primary's reference and the key.
+
+        Decisions (docs/fidelity.md): only session keys count toward ``max_sessions`` (joined
+        handles do not), and abandoned sessions are reclaimed, lowest number first, only
+        when the limit is reached, so an ordinary start never checks other owners.
+        """
         key_bytes = _new_key_bytes()
         key_hash = _key_hash(key_bytes)
 

@@ -139,6 +139,8 @@ class Simulator:
     # -- handle table --------------------------------------------------------------------
 
     def _reserve_handle(self) -> int:
+        """The next handle value: counting up from ``FIRST_HANDLE`` and never reused in this
+        process, so a stale handle is always 6 (a decision, docs/fidelity.md)."""
         with self._lock:
             handle = self._next_handle
             self._next_handle = (handle + 1) & 0xFFFFFFFF
