@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from rm_calls import join, start
 
 import rmcore
+
+__all__ = ["join", "start"]  # re-exported for the test modules
 
 # CI runs must be reproducible: the same examples every run (locally they stay random).
 settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -25,17 +27,3 @@ def store(tmp_path: Path) -> str:
 @pytest.fixture
 def sim(store: str) -> rmcore.Simulator:
     return rmcore.Simulator(store, mutex_timeout=0.2)
-
-
-def start(sim: rmcore.Simulator) -> tuple[int, int, str]:
-    """RmStartSession as C code calls it: (code, handle, key)."""
-    handle = ctypes.c_uint32(0xFFFFFFFF)
-    key = ctypes.create_unicode_buffer(33)
-    code = sim.RmStartSession(ctypes.byref(handle), 0, key)
-    return code, handle.value, key.value
-
-
-def join(sim: rmcore.Simulator, key: object) -> tuple[int, int]:
-    handle = ctypes.c_uint32(0xFFFFFFFF)
-    code = sim.RmJoinSession(ctypes.byref(handle), key)
-    return code, handle.value

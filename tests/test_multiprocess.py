@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from rm_calls import join, start
 
 import rmcore
 from rmcore import _fidelity
@@ -151,19 +152,6 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
 
 
 # -- store inspection --------------------------------------------------------------------------
-
-
-def start(sim: rmcore.Simulator) -> tuple[int, int, str]:
-    handle = ctypes.c_uint32(0xFFFFFFFF)
-    key = ctypes.create_unicode_buffer(rmcore.CCH_RM_SESSION_KEY + 1)
-    code = sim.RmStartSession(ctypes.byref(handle), 0, key)
-    return code, handle.value, key.value
-
-
-def join(sim: rmcore.Simulator, key: str) -> tuple[int, int]:
-    handle = ctypes.c_uint32(0xFFFFFFFF)
-    code = sim.RmJoinSession(ctypes.byref(handle), key)
-    return code, handle.value
 
 
 def session_names(store: str) -> list[str]:

@@ -31,7 +31,6 @@ Roles:
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -43,6 +42,9 @@ from typing import Any
 import rmcore
 from rmcore import _fidelity
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from rm_calls import join, start
+
 _GATE_DEADLINE = 60.0
 
 
@@ -53,19 +55,6 @@ def report(event: str, **fields: Any) -> None:
 
 def wait_for_parent() -> None:
     sys.stdin.readline()
-
-
-def start(sim: rmcore.Simulator) -> tuple[int, int, str]:
-    handle = ctypes.c_uint32(0xFFFFFFFF)
-    key = ctypes.create_unicode_buffer(rmcore.CCH_RM_SESSION_KEY + 1)
-    code = sim.RmStartSession(ctypes.byref(handle), 0, key)
-    return code, handle.value, key.value
-
-
-def join(sim: rmcore.Simulator, key: str) -> tuple[int, int]:
-    handle = ctypes.c_uint32(0xFFFFFFFF)
-    code = sim.RmJoinSession(ctypes.byref(handle), key)
-    return code, handle.value
 
 
 def role_secondary(store: str, key: str) -> None:
