@@ -39,8 +39,9 @@ _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=4096)
 def _split(key_path: str) -> tuple[str, ...]:
+    """The validated names of a key path (``A\\B\\C`` -> ``("A", "B", "C")``)."""
     parts = tuple(part for part in key_path.split("\\") if part)
     for part in parts:
         if part in (".", "..") or "/" in part or "\0" in part or os.sep in part:
@@ -50,6 +51,12 @@ def _split(key_path: str) -> tuple[str, ...]:
     return parts
 
 
+@functools.lru_cache(maxsize=4096)
+def _relative_file(key_path: str) -> str:
+    """The key's file, relative to the store root (plain string joins: this is a hot path)."""
+    return os.sep.join(_split(key_path)) + _KEY_SUFFIX
+
+
 class RegistryStore:
     """One on-disk hive, shared by every process that opens the same directory."""
 
@@ -57,7 +64,8 @@ class RegistryStore:
         refuse_fake_filesystem()
         self.path = resolve_store_path(path)
         self._ensure_root()
-        self.mutex = RegistryMutex(os.path.join(self.path, _LOCK_NAME))
+        self._root = self.path + os.sep
+        self.mutex = RegistryMutex(self._root + _LOCK_NAME)
         self._made_dirs: set[str] = set()
         self._write_failures = 0
 
@@ -84,17 +92,17 @@ class RegistryStore:
     # -- paths ----------------------------------------------------------------------------
 
     def _key_file(self, key_path: str) -> str:
-        return os.path.join(self.path, *_split(key_path)) + _KEY_SUFFIX
+        return self._root + _relative_file(key_path)
 
     def _subkey_dir(self, key_path: str) -> str:
-        return os.path.join(self.path, *_split(key_path))
+        return self._root + os.sep.join(_split(key_path))
 
     def _parent_dir(self, key_path: str) -> str:
         """The directory a key's file goes in, created 0700 one level at a time if missing
         (``os.makedirs`` would give intermediate levels the umask's default mode)."""
         parent = self.path
         for part in _split(key_path)[:-1]:
-            parent = os.path.join(parent, part)
+            parent = parent + os.sep + part
             if parent in self._made_dirs:
                 continue
             try:
@@ -170,7 +178,8 @@ class RegistryStore:
         """Create or replace a key with exactly *values*, atomically."""
         self._check_injected_failure(key_path)
         blob = encode_values(values)
-        target = os.path.join(self._parent_dir(key_path), _split(key_path)[-1] + _KEY_SUFFIX)
+        self._parent_dir(key_path)
+        target = self._key_file(key_path)
         with self._replacing(target) as tmp:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
             try:
@@ -188,7 +197,8 @@ class RegistryStore:
             self.write_key(key_path, {_LINK_VALUE: RegValue.sz(target_key_path)})
             return
         self._check_injected_failure(key_path)
-        target = os.path.join(self._parent_dir(key_path), _split(key_path)[-1] + _KEY_SUFFIX)
+        self._parent_dir(key_path)
+        target = self._key_file(key_path)
         try:
             os.symlink(target_key_path, target)
             return

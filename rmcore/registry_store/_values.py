@@ -89,6 +89,7 @@ class RegValue:
         return [item for item in _from_utf16(self.data).split("\0") if item]
 
 
+_TYPES = {int(member): member for member in RegType}  # faster than RegType(code)
 _MAGIC = b"RMK1"
 _HEADER = struct.Struct("<4sI")
 _ENTRY = struct.Struct("<HII")  # name length (UTF-16 units), type, data length
@@ -125,9 +126,9 @@ def decode_values(blob: bytes) -> dict[str, RegValue]:
             offset += _ENTRY.size
             value_name = _from_utf16(body[offset : offset + 2 * name_units])
             offset += 2 * name_units
-            values[value_name] = RegValue(RegType(type_code), body[offset : offset + data_len])
+            values[value_name] = RegValue(_TYPES[type_code], body[offset : offset + data_len])
             offset += data_len
-    except (struct.error, ValueError) as exc:
+    except (struct.error, ValueError, KeyError) as exc:
         raise CorruptKeyError(f"malformed key file: {exc}") from exc
     if offset != len(body):
         raise CorruptKeyError("trailing bytes in key file")
