@@ -23,12 +23,21 @@ class FakeFilesystemActive(RuntimeError):
 def refuse_fake_filesystem() -> None:
     """Raise if pyfakefs has swapped a store module's ``os`` for its fake (where flock is a
     no-op and files live in memory): the store would stop excluding other processes."""
-    for name in PYFAKEFS_SKIP_NAMES[:3]:
-        module = sys.modules.get(name)
-        if module is not None and not isinstance(getattr(module, "os", None), types.ModuleType):
+    for module in _store_modules():
+        if type(module.__dict__.get("os")) is not types.ModuleType:
             raise FakeFilesystemActive(
                 "rmcore's store cannot run under an active pyfakefs patch (its file locks "
                 "would silently stop working): pause pyfakefs around rmcore calls "
                 "(fs.pause()) or pass "
                 "additional_skip_names=rmcore.registry_store.PYFAKEFS_SKIP_NAMES"
             )
+
+
+_modules: list[types.ModuleType] = []
+
+
+def _store_modules() -> list[types.ModuleType]:
+    """The store's modules, looked up once (this check runs on every mutex acquisition)."""
+    if not _modules:
+        _modules.extend(sys.modules[name] for name in PYFAKEFS_SKIP_NAMES[:3])
+    return _modules
