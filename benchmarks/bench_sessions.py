@@ -45,8 +45,8 @@ import _common
 from _common import Stats, critical_section, init_data_file, markdown_table, read_counter, stats, us
 
 import rmcore
-from rmcore._sessions import RESTART_MANAGER_KEY
 from rmcore.registry_store import RegistryMutex, RegistryStore
+from rmcore.session._table import RESTART_MANAGER_KEY
 
 OPS = ("RmStartSession", "RmJoinSession", "RmEndSession (secondary)", "RmEndSession (primary)")
 JUDGED = ("RmStartSession", "RmJoinSession", "RmEndSession (primary)")

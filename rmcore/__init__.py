@@ -6,9 +6,18 @@ hive), the session table on it, :class:`Simulator` (the DLL's exports, Win32-sha
 """
 
 from . import winerror
+from ._api import (
+    AffectedApps,
+    Filter,
+    ProcessInfo,
+    RestartManagerAPI,
+    Session,
+    check,
+    default_backend,
+    hold_registry_mutex,
+)
 from ._backends import ENV_BACKEND, ENV_DLL_PATH, get_backend
-from ._dll import BackendUnavailable, RstrtmgrDLL
-from ._exceptions import (
+from ._errors import (
     AccessDeniedError,
     BadArgumentsError,
     CancelledError,
@@ -26,23 +35,14 @@ from ._exceptions import (
     SessionCredentialConflictError,
     WriteFaultError,
 )
-from ._faults import FaultRule, Faults, ProcessFaults, StoreFaults
-from ._patch import Patcher, StaleDLLError, active_simulator, patch
-from ._pythonic import (
-    AffectedApps,
-    Filter,
-    ProcessInfo,
-    RestartManagerAPI,
-    Session,
-    check,
-    default_backend,
-    hold_registry_mutex,
-)
-from ._sessions import SessionInfo
-from ._simulator import Simulator, SimulatorExited
-from ._types import *  # noqa: F403 - the restartmanager.h names, listed in _types.__all__
-from ._types import __all__ as _types_all
-from ._world import App, World, WorldView
+from .session._table import SessionInfo
+from .win32._dll import BackendUnavailable, RstrtmgrDLL
+from .win32._faults import FaultRule, Faults, ProcessFaults, StoreFaults
+from .win32._patch import Patcher, StaleDLLError, active_simulator, patch
+from .win32._rstrtmgr import Simulator, SimulatorExited
+from .win32._types import *  # noqa: F403 - the restartmanager.h names, listed in _types.__all__
+from .win32._types import __all__ as _types_all
+from .world._world import App, World, WorldView
 
 __version__ = "0.1.0"
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from ._dll import BackendUnavailable, RstrtmgrDLL
-from ._simulator import Simulator
+from .win32._dll import BackendUnavailable, RstrtmgrDLL
+from .win32._rstrtmgr import Simulator
 
 if TYPE_CHECKING:  # not at run time: _pythonic may itself come to use get_backend
-    from ._pythonic import RestartManagerAPI
+    from ._api import RestartManagerAPI
 
 __all__ = [
     "BACKEND_NAMES",

@@ -16,10 +16,10 @@ import tempfile
 import time
 
 from . import winerror
-from ._pythonic import hold_registry_mutex
-from ._simulator import Simulator
-from ._types import CCH_RM_SESSION_KEY, RM_PROCESS_INFO
-from ._world import World
+from ._api import hold_registry_mutex
+from .win32._rstrtmgr import Simulator
+from .win32._types import CCH_RM_SESSION_KEY, RM_PROCESS_INFO
+from .world._world import World
 
 __all__ = ["run_demo"]
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from . import winerror
-from ._exceptions import RmError
-from ._simulator import Simulator
-from ._types import RM_APP_STATUS, RM_APP_TYPE, RM_PROCESS_INFO, RM_REBOOT_REASON
+from ._errors import RmError
+from .win32._rstrtmgr import Simulator
+from .win32._types import RM_APP_STATUS, RM_APP_TYPE, RM_PROCESS_INFO, RM_REBOOT_REASON
 
 __all__ = ["WhoEntry", "filetime_to_datetime", "who"]
 

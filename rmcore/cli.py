@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from . import winerror
-from ._exceptions import RmError
-from ._fidelity import DEFAULT_MUTEX_TIMEOUT
-from ._sessions import SessionInfo, SessionTable
+from ._errors import RmError
 from .registry_store import RegistryStore, StoreError
+from .session._fidelity import DEFAULT_MUTEX_TIMEOUT
+from .session._table import SessionInfo, SessionTable
 
 __all__ = ["main"]
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from conftest import join, start
 
 import rmcore
-from rmcore._types import (
+from rmcore.registry_store import RegistryStore
+from rmcore.win32._types import (
     RM_FILTER_INFO,
     RM_PROCESS_INFO,
     RM_UNIQUE_PROCESS,
@@ -25,8 +26,7 @@ from rmcore._types import (
     filetime_to_int,
     write_unique_process,
 )
-from rmcore._world import App, World
-from rmcore.registry_store import RegistryStore
+from rmcore.world._world import App, World
 
 SESSION0 = r"HKCU\Software\Microsoft\RestartManager\Session0000"
 FILE = "C:\\Data\\locked.dat"

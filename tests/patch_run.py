@@ -12,7 +12,7 @@ import argparse
 import runpy
 import sys
 
-from rmcore._patch import patch
+from rmcore.win32._patch import patch
 
 
 def main() -> None:

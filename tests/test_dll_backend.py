@@ -1,4 +1,4 @@
-"""The ctypes backend (rmcore._dll) against a compiled stand-in for rstrtmgr.dll.
+"""The ctypes backend (rmcore.win32._dll) against a compiled stand-in for rstrtmgr.dll.
 
 tests/native/rstrtmgr_standin.c exports the eleven Rm* functions with the Windows types,
 records what it received and writes known outputs, so every crossing of the boundary is
@@ -28,10 +28,10 @@ from hypothesis import strategies as st
 from windows_style import CallerProcessInfo, CallerUniqueProcess
 
 import rmcore
-from rmcore import _types as t
 from rmcore import winerror as we
 from rmcore._backends import BackendUnavailable, get_backend
-from rmcore._dll import RstrtmgrDLL
+from rmcore.win32 import _types as t
+from rmcore.win32._dll import RstrtmgrDLL
 
 STANDIN_SOURCE = Path(__file__).parent / "native" / "rstrtmgr_standin.c"
 KEY = "0123456789abcdef0123456789abcdef"

@@ -20,9 +20,9 @@ from helpers_rm import (
     unique,
 )
 
-from rmcore import _fidelity
 from rmcore import winerror as we
-from rmcore._types import (
+from rmcore.session import _fidelity
+from rmcore.win32._types import (
     RM_FILTER_INFO,
     RM_UNIQUE_PROCESS,
     RmFilterTriggerFile,
@@ -38,7 +38,7 @@ from rmcore._types import (
     RmStatusShutdownMasked,
     RmStatusStopped,
 )
-from rmcore._world import App, World
+from rmcore.world._world import App, World
 
 EDITOR = "C:\\Program Files\\Editor\\editor.exe"
 

@@ -22,9 +22,9 @@ if sys.platform == "win32":
 psutil = pytest.importorskip("psutil", reason="the host world needs psutil (rmcore[host])")
 
 import rmcore  # noqa: E402
-from rmcore._host_world import HostWorld  # noqa: E402
-from rmcore._process import process_start_time  # noqa: E402
-from rmcore._types import (  # noqa: E402
+from rmcore.cli import main  # noqa: E402
+from rmcore.session._identity import process_start_time  # noqa: E402
+from rmcore.win32._types import (  # noqa: E402
     RM_APP_STATUS,
     RM_APP_TYPE,
     RM_PROCESS_INFO,
@@ -33,7 +33,7 @@ from rmcore._types import (  # noqa: E402
     RM_UNIQUE_PROCESS,
     write_unique_process,
 )
-from rmcore.cli import main  # noqa: E402
+from rmcore.world._host import HostWorld  # noqa: E402
 
 DEADLINE = 30.0  # generous: only ever waited out when something is broken
 

@@ -29,9 +29,9 @@ import pytest
 from rm_calls import join, start
 
 import rmcore
-from rmcore import _fidelity
 from rmcore import winerror as we
 from rmcore.registry_store import RegistryStore
+from rmcore.session import _fidelity
 
 REPO = Path(__file__).resolve().parents[1]
 CHILD_SCRIPT = Path(__file__).resolve().parent / "mp_children" / "rm_child.py"

@@ -23,9 +23,9 @@ import patch_client
 import pytest
 
 import rmcore
-from rmcore import _patch
-from rmcore._patch import Patcher, StaleDLLError, active_simulator, patch
-from rmcore._world import World
+from rmcore.win32 import _patch
+from rmcore.win32._patch import Patcher, StaleDLLError, active_simulator, patch
+from rmcore.world._world import World
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

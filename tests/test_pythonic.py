@@ -62,7 +62,7 @@ def test_default_backend_uses_the_default_store(
     monkeypatch: pytest.MonkeyPatch, store: str
 ) -> None:
     monkeypatch.setenv("RMCORE_STORE", store)
-    monkeypatch.setattr(rmcore._pythonic, "_default", None)
+    monkeypatch.setattr(rmcore._api, "_default", None)
     with rmcore.Session.start() as session:
         assert rmcore.default_backend().store == store
         assert session.handle == 0

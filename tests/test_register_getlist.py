@@ -26,9 +26,10 @@ from windows_style import CallerProcessInfo as WinRM_PROCESS_INFO
 from windows_style import CallerUniqueProcess as WinRM_UNIQUE_PROCESS
 
 import rmcore
-from rmcore import _fidelity
 from rmcore import winerror as we
-from rmcore._types import (
+from rmcore.registry_store import RegistryStore
+from rmcore.session import _fidelity
+from rmcore.win32._types import (
     RM_INVALID_TS_SESSION,
     RM_PROCESS_INFO,
     RM_UNIQUE_PROCESS,
@@ -48,8 +49,7 @@ from rmcore._types import (
     RmUnknownApp,
     filetime_to_int,
 )
-from rmcore._world import World
-from rmcore.registry_store import RegistryStore
+from rmcore.world._world import World
 
 WinFILETIME = wintypes.FILETIME
 

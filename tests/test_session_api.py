@@ -12,8 +12,8 @@ import pytest
 from conftest import join, start
 
 import rmcore
-from rmcore import _fidelity
 from rmcore import winerror as we
+from rmcore.session import _fidelity
 
 
 def _session_files(store: str) -> list[str]:

@@ -22,9 +22,9 @@ from helpers_rm import (
 )
 
 import rmcore
-from rmcore import _engine, _fidelity
 from rmcore import winerror as we
-from rmcore._types import (
+from rmcore.session import _fidelity
+from rmcore.win32._types import (
     RM_WRITE_STATUS_CALLBACK,
     RmConsole,
     RmExplorer,
@@ -38,7 +38,8 @@ from rmcore._types import (
     RmStatusStopped,
     RmUnknownApp,
 )
-from rmcore._world import App, World
+from rmcore.world import _engine
+from rmcore.world._world import App, World
 
 WAIT = 10.0  # a safety net against a hung test, never a synchronisation device
 

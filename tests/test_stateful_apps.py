@@ -3,7 +3,7 @@ RmShutdown, RmRestart and the filters, every result checked against a small, ind
 model of the documented rules (spec §1.4-1.10, §2.3, §2.5).
 
 The model is written from the spec, not from rmcore's engine. Where Windows is unknown it
-reads rmcore's decision from ``rmcore._fidelity``; where the spec is silent and the model
+reads rmcore's decision from ``rmcore.session._fidelity``; where the spec is silent and the model
 had to choose, the choice is marked "spec silent" below.
 """
 
@@ -21,7 +21,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 
 import rmcore
 from rmcore import RM_APP_TYPE as T
-from rmcore import _fidelity, winerror
+from rmcore import winerror
+from rmcore.session import _fidelity
 
 # -- documented constants (spec §1.6, §2.5) --------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""rmcore._types: Windows layouts on every host (spec §2), enums, text and by-name helpers."""
+"""rmcore.win32._types: Windows layouts on every host (spec §2), enums, text and by-name helpers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ctypes import wintypes
 import pytest
 from windows_style import CallerProcessInfo, CallerUniqueProcess
 
-from rmcore import _types as t
+from rmcore.win32 import _types as t
 
 PTR = ctypes.sizeof(ctypes.c_void_p)
 little_endian = pytest.mark.skipif(sys.byteorder != "little", reason="raw bytes checked as LE")

@@ -12,7 +12,7 @@ PYFAKEFS_SKIP_NAMES = (
     "rmcore.registry_store._store",
     "rmcore.registry_store._mutex",
     "rmcore.registry_store._location",
-    "rmcore._process",
+    "rmcore.session._identity",
 )
 
 

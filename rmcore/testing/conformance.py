@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from .. import _fidelity, winerror
-from .._simulator import Simulator
-from .._types import RM_PROCESS_INFO
+from .. import winerror
+from ..session import _fidelity
+from ..win32._rstrtmgr import Simulator
+from ..win32._types import RM_PROCESS_INFO
 
 __all__ = ["DECISION_RESULTS", "REAL_DLL_ENV_VAR", "decision", "rm_backend"]  # + the tests
 
@@ -39,7 +40,7 @@ if sys.platform == "win32" and os.environ.get(REAL_DLL_ENV_VAR) == "1":  # pragm
 def rm_backend(request: pytest.FixtureRequest, tmp_path: Any) -> Backend:
     """A factory of backends, one per simulated process (the real DLL is one process)."""
     if request.param == "dll":  # pragma: no cover - Windows only
-        from .._dll import RstrtmgrDLL
+        from ..win32._dll import RstrtmgrDLL
 
         dll = RstrtmgrDLL()
         return lambda: dll

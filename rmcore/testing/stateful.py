@@ -16,8 +16,9 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from .. import _fidelity, winerror
-from .._simulator import Simulator
+from .. import winerror
+from ..session import _fidelity
+from ..win32._rstrtmgr import Simulator
 from .strategies import malformed_keys, session_keys
 
 __all__ = ["ModelProcess", "ModelSession", "SessionStateMachine"]

@@ -7,8 +7,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .._types import RM_APP_TYPE, RM_UNIQUE_PROCESS, write_unique_process
-from .._world import World
+from ..win32._types import RM_APP_TYPE, RM_UNIQUE_PROCESS, write_unique_process
+from ..world._world import World
 
 __all__ = [
     "file_paths",

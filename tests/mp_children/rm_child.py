@@ -40,7 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 import rmcore
-from rmcore import _fidelity
+from rmcore.session import _fidelity
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from rm_calls import join, start

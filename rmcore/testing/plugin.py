@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from ._faults import Faults, ProcessFaults
-from ._simulator import Simulator
-from ._world import WorldView
+from ..win32._faults import Faults, ProcessFaults
+from ..win32._rstrtmgr import Simulator
+from ..world._world import WorldView
 
 __all__ = ["apply_faults", "simulator_options"]
 
@@ -47,7 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """After a conformance run against the real DLL: which decisions held on Windows."""
-    from .testing.conformance import DECISION_RESULTS
+    from .conformance import DECISION_RESULTS
 
     if any(DECISION_RESULTS.values()):
         terminalreporter.section("rmcore fidelity decisions on the real rstrtmgr.dll")
@@ -144,7 +144,7 @@ def rm_faults(rm: Simulator) -> ProcessFaults:
 def rm_patch(request: pytest.FixtureRequest, rm_store: str) -> Iterator[Simulator]:
     """``rmcore.patch()`` active for the test, on the same fresh store as ``rm``: unchanged
     ctypes code that loads rstrtmgr.dll gets the Simulator this fixture yields."""
-    from ._patch import patch
+    from ..win32._patch import patch
 
     item = request.node if isinstance(request.node, pytest.Item) else None
     options = simulator_options(item)

@@ -27,16 +27,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from . import _fidelity, winerror
-from ._exceptions import RmError
-from ._process import (
+from .. import winerror
+from .._errors import RmError
+from ..registry_store import MutexTimeout, RegistryStore, RegValue, StoreError
+from . import _fidelity
+from ._identity import (
     ProcessIdentity,
     SimulatedProcess,
     current_process,
     os_process_alive,
     process_start_time,
 )
-from .registry_store import MutexTimeout, RegistryStore, RegValue, StoreError
 
 __all__ = [
     "RESTART_MANAGER_KEY",

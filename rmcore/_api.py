@@ -17,9 +17,9 @@ from typing import Protocol
 
 from . import winerror
 from ._backends import get_backend
-from ._exceptions import RmError
-from ._filters import read_filter_buffer
-from ._types import (
+from ._errors import RmError
+from .registry_store import RegistryStore
+from .win32._types import (
     CCH_RM_SESSION_KEY,
     RM_APP_STATUS,
     RM_APP_TYPE,
@@ -34,7 +34,7 @@ from ._types import (
     write_unique_process,
     wstr_get,
 )
-from .registry_store import RegistryStore
+from .world._filters import read_filter_buffer
 
 __all__ = [
     "AffectedApps",

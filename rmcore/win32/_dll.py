@@ -22,8 +22,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from . import winerror
-from ._marshal import (
+from .. import winerror
+from ._args import (
     BadArgument,
     array_items,
     byte_buffer,

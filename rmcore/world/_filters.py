@@ -11,8 +11,8 @@ from __future__ import annotations
 import ctypes
 from dataclasses import dataclass
 
-from . import _fidelity
-from ._types import RM_FILTER_ACTION, RM_FILTER_INFO, RM_FILTER_TRIGGER
+from ..session import _fidelity
+from ..win32._types import RM_FILTER_ACTION, RM_FILTER_INFO, RM_FILTER_TRIGGER
 from ._world import App
 
 __all__ = ["FilterSet", "FilterTarget", "read_filter_buffer"]

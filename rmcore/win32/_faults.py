@@ -12,10 +12,10 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from . import winerror
-from ._fidelity import DEFAULT_MUTEX_TIMEOUT
-from ._world import Clock
-from .registry_store import MutexTimeout, RegistryStore, RegValue, StoreError
+from .. import winerror
+from ..registry_store import MutexTimeout, RegistryStore, RegValue, StoreError
+from ..session._fidelity import DEFAULT_MUTEX_TIMEOUT
+from ..world._world import Clock
 
 __all__ = [
     "EXPORTS",

@@ -4,7 +4,7 @@ A process "uses" a registered file when it has the file open, has it mapped (Lin
 shared library, like a loaded DLL on Windows) or runs it as its executable (a running .exe is
 in use on Windows too). Paths are compared after :func:`os.path.realpath` on both sides.
 Identities are real: the PID and the start time as a FILETIME from
-:func:`rmcore._process.process_start_time`, like every other identity in rmcore.
+:func:`rmcore.session._identity.process_start_time`, like every other identity in rmcore.
 
 Shutdown and restart act on real processes, so they are off unless the world is created with
 ``allow_shutdown=True``; even then only processes of the calling user are signalled, never
@@ -20,8 +20,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from ._process import process_start_time
-from ._types import RM_APP_TYPE
+from ..session._identity import process_start_time
+from ..win32._types import RM_APP_TYPE
 from ._world import App, AppId
 
 try:
@@ -99,7 +99,7 @@ def _psutil_uses(process: psutil.Process, wanted: dict[str, set[str]]) -> set[st
 
 
 class HostWorld:
-    """The processes of this machine, as a :class:`rmcore._world.WorldView`.
+    """The processes of this machine, as a :class:`rmcore.world._world.WorldView`.
 
     * Every process is reported as ``RmConsole``: a POSIX process is closed like a console
       app, by signal. Processes of another user (any of real, effective or saved UID differs

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import winerror
+from .. import winerror
 
 __all__ = [
     "ARGUMENTS_CHECKED_BEFORE_HANDLE",

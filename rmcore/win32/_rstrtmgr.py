@@ -13,12 +13,16 @@ import threading
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
-from . import _fidelity, winerror
-from ._engine import Caller, SessionApps
-from ._exceptions import RmError
-from ._faults import ProcessFaults, SimulatedCrash, StoreFaults
-from ._filters import FilterTarget
-from ._marshal import (
+from .. import winerror
+from .._errors import RmError
+from ..registry_store import RegistryStore, StoreError
+from ..session import _fidelity
+from ..session._identity import new_simulated_process
+from ..session._table import Resources, SessionRef, SessionTable, key_to_bytes
+from ..world._engine import Caller, SessionApps
+from ..world._filters import FilterTarget
+from ..world._world import Clock, World, WorldView
+from ._args import (
     BadArgument,
     byte_buffer,
     dword_ref,
@@ -31,8 +35,7 @@ from ._marshal import (
     struct_array,
     wstr_buffer,
 )
-from ._process import new_simulated_process
-from ._sessions import Resources, SessionRef, SessionTable, key_to_bytes
+from ._faults import ProcessFaults, SimulatedCrash, StoreFaults
 from ._types import (
     CCH_RM_SESSION_KEY,
     RM_FILTER_ACTION,
@@ -40,8 +43,6 @@ from ._types import (
     RM_SHUTDOWN_TYPE,
     write_process_info,
 )
-from ._world import Clock, World, WorldView
-from .registry_store import RegistryStore, StoreError
 
 __all__ = ["Simulator", "SimulatorExited"]
 
@@ -435,7 +436,7 @@ def _open_world(world: WorldView | str | None) -> WorldView:
     if world is None:
         return World()
     if world == "host":
-        from ._host_world import HostWorld
+        from ..world._host import HostWorld
 
         return HostWorld()
     if isinstance(world, str):

@@ -44,10 +44,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-from . import winerror
+from .. import winerror
+from ..world._world import WorldView
 from ._faults import EXPORTS
-from ._simulator import Simulator
-from ._world import WorldView
+from ._rstrtmgr import Simulator
 
 __all__ = ["Patcher", "StaleDLLError", "active_simulator", "is_rstrtmgr_name", "patch"]
 

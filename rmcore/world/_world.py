@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import _fidelity
-from ._types import RM_APP_TYPE
+from ..session import _fidelity
+from ..win32._types import RM_APP_TYPE
 
 __all__ = ["App", "AppId", "Clock", "World", "WorldView"]
 

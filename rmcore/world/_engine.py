@@ -11,17 +11,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import _fidelity, winerror
-from ._exceptions import RmError
-from ._filters import FilterSet
-from ._sessions import Resources
-from ._types import (
+from .. import winerror
+from .._errors import RmError
+from ..session import _fidelity
+from ..session._table import Resources
+from ..win32._types import (
     RM_APP_STATUS,
     RM_APP_TYPE,
     RM_FILTER_ACTION,
     RM_INVALID_TS_SESSION,
     RM_REBOOT_REASON,
 )
+from ._filters import FilterSet
 from ._world import App, AppId, WorldView
 
 __all__ = ["AffectedApp", "Caller", "SessionApps"]
