@@ -1,13 +1,14 @@
-"""The emulated registry: typed values round-trip, changes are atomic, failures lose nothing."""
+"""The disk store: typed values round-trip, changes are atomic, failures lose nothing, the
+mutex is fair and survives fork. (What both stores share: tests/store/test_store_contract.py.)"""
 
 from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from rmcore.registry_store import (
     RegistryStore,
     RegType,
     RegValue,
+    StoreError,
     StoreReadError,
     StoreWriteError,
     default_store_path,
@@ -28,6 +30,18 @@ from rmcore.registry_store import (
 from rmcore.registry_store._values import decode_values, encode_values
 
 KEY = "HKCU\\Software\\Test\\Key"
+
+
+LOG = "HKCU\\Software\\Test\\Log"
+
+
+def key_file(store: str) -> Path:
+    return Path(store, "HKCU", "Software", "Test", "Key.key")
+
+
+def log_file(store: str) -> Path:
+    return Path(store, "HKCU", "Software", "Test", "Log.log")
+
 
 value_strategy = st.one_of(
     st.integers(0, 2**32 - 1).map(RegValue.dword),
@@ -66,35 +80,6 @@ def test_torn_or_foreign_data_is_rejected() -> None:
             decode_values(damaged)
 
 
-def test_keys_tree_write_read_list_delete(store: str) -> None:
-    reg = RegistryStore(store)
-    assert reg.read_key(KEY) is None
-    reg.write_key(KEY, {"A": RegValue.dword(7)})
-    reg.write_key(KEY + "\\Sub1", {})
-    reg.write_key(KEY + "\\Sub2", {"S": RegValue.sz("v")})
-    assert reg.read_key(KEY) == {"A": RegValue.dword(7)}
-    assert reg.subkeys(KEY) == ["Sub1", "Sub2"]
-    assert reg.delete_key(KEY + "\\Sub1") is True
-    assert reg.delete_key(KEY + "\\Sub1") is False
-    assert reg.subkeys(KEY) == ["Sub2"]
-    assert RegistryStore(store).read_key(KEY + "\\Sub2") == {"S": RegValue.sz("v")}
-
-
-def test_links_resolve_to_their_target(store: str) -> None:
-    reg = RegistryStore(store)
-    reg.write_link("HKCU\\Index\\abc", "Session0001")
-    assert reg.read_link("HKCU\\Index\\abc") == "Session0001"
-    reg.write_link("HKCU\\Index\\abc", "Session0002")  # replaced atomically
-    assert reg.read_link("HKCU\\Index\\abc") == "Session0002"
-    assert reg.read_link("HKCU\\Index\\missing") is None
-
-
-@pytest.mark.parametrize("bad", ["", "A\\..\\B", "A\\x/y", "A\\."])
-def test_invalid_key_names_are_refused(store: str, bad: str) -> None:
-    with pytest.raises(ValueError):
-        RegistryStore(store).write_key(bad, {})
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
 def test_directories_0700_and_files_0600(store: str) -> None:
     reg = RegistryStore(store)
@@ -129,47 +114,15 @@ def test_failed_write_raises_and_keeps_old_value(
         reg.write_key(KEY, {"A": RegValue.dword(2)})
     monkeypatch.undo()
     assert reg.read_key(KEY) == {"A": RegValue.dword(1)}
-    assert not [n for n in os.listdir(os.path.dirname(reg._key_file(KEY))) if ".tmp" in n]
+    assert not [n for n in os.listdir(key_file(store).parent) if ".tmp" in n]
 
 
 def test_corrupt_key_file_is_a_read_error(store: str) -> None:
     reg = RegistryStore(store)
     reg.write_key(KEY, {"A": RegValue.dword(1)})
-    Path(reg._key_file(KEY)).write_bytes(b"torn")
+    key_file(store).write_bytes(b"torn")
     with pytest.raises(StoreReadError):
         reg.read_key(KEY)
-
-
-def test_reader_never_sees_a_partial_value_set(store: str) -> None:
-    reg = RegistryStore(store)
-    big = {f"V{i}": RegValue.binary(bytes([i]) * 2000) for i in range(20)}
-    small = {"only": RegValue.dword(1)}
-    reg.write_key(KEY, small)
-    stop = threading.Event()
-    seen: list[int] = []
-
-    def reader() -> None:
-        other = RegistryStore(store)
-        while not stop.is_set():
-            values = other.read_key(KEY)
-            assert values in (big, small)
-            seen.append(len(values or {}))
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    for i in range(300):
-        reg.write_key(KEY, big if i % 2 else small)
-    stop.set()
-    thread.join()
-    assert seen and set(seen) <= {1, 20}
-
-
-def test_mutex_excludes_and_times_out(store: str) -> None:
-    holder, waiter = RegistryStore(store), RegistryStore(store)
-    with holder.mutex.hold(1.0), pytest.raises(MutexTimeout), waiter.mutex.hold(0.05):
-        pass
-    with waiter.mutex.hold(0.05):  # free again
-        pass
 
 
 def test_default_location_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -186,28 +139,6 @@ def test_default_location_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 def test_value_types_are_the_winnt_codes() -> None:
     assert (RegType.REG_SZ, RegType.REG_BINARY, RegType.REG_DWORD) == (1, 3, 4)
     assert (RegType.REG_LINK, RegType.REG_MULTI_SZ, RegType.REG_QWORD) == (6, 7, 11)
-
-
-def test_contended_acquisition_waits_for_the_release(store: str) -> None:
-    holder, waiter = RegistryStore(store), RegistryStore(store)
-    acquired = threading.Event()
-    released = threading.Event()
-    order: list[str] = []
-
-    def hold_then_release() -> None:
-        with holder.mutex.hold(1.0):
-            acquired.set()
-            released.wait(10)
-            order.append("holder released")
-
-    thread = threading.Thread(target=hold_then_release)
-    thread.start()
-    acquired.wait(10)
-    threading.Timer(0.05, released.set).start()
-    with waiter.mutex.hold(10.0):
-        order.append("waiter acquired")
-    thread.join()
-    assert order == ["holder released", "waiter acquired"]
 
 
 def test_a_timed_out_wait_does_not_keep_the_lock(store: str) -> None:
@@ -231,3 +162,54 @@ def test_a_forked_child_does_not_keep_its_parents_lock(store: str) -> None:
             os._exit(0 if not __import__("rmcore").registry_store._mutex._open_fds else 1)
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_torn_log_tail_is_not_read(store: str) -> None:
+    reg = RegistryStore(store)
+    for record in (b"first", b"second"):
+        reg.append_record(LOG, record)
+    whole = log_file(store).read_bytes()
+    log_file(store).write_bytes(whole[:-3])  # the last record lost its end
+    assert reg.read_records(LOG) == [b"first"]
+    log_file(store).write_bytes(whole[: -len(b"second")] + b"SECOND")  # right length, bad CRC
+    assert reg.read_records(LOG) == [b"first"]
+
+
+def test_a_short_append_is_undone(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    reg = RegistryStore(store)
+    reg.append_record(LOG, b"kept")
+    size = log_file(store).stat().st_size
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data)[:3]))
+    with pytest.raises(StoreWriteError, match="short write"):
+        reg.append_record(LOG, b"half of this is lost")
+    monkeypatch.undo()
+    assert log_file(store).stat().st_size == size
+    reg.append_record(LOG, b"next")
+    assert reg.read_records(LOG) == [b"kept", b"next"]
+
+
+def test_a_key_folder_removed_behind_its_back_is_made_again(store: str) -> None:
+    reg = RegistryStore(store)
+    reg.write_key(KEY, {"A": RegValue.dword(1)})
+    shutil.rmtree(Path(store, "HKCU"))  # the cached folder descriptor now names nothing
+    assert reg.read_key(KEY) is None
+    reg.write_key(KEY, {"A": RegValue.dword(2)})
+    assert RegistryStore(store).read_key(KEY) == {"A": RegValue.dword(2)}  # where others look
+
+
+def test_a_store_directory_replaced_behind_its_back_fails_every_call(
+    store: str, tmp_path: Path
+) -> None:
+    reg = RegistryStore(store)
+    reg.write_key(KEY, {"A": RegValue.dword(1)})
+    os.rename(store, tmp_path / "moved")
+    os.mkdir(store)
+    for call in (
+        lambda: reg.read_key(KEY),
+        lambda: reg.write_key(KEY, {}),
+        lambda: reg.mutex.hold(1.0).__enter__(),
+    ):
+        with pytest.raises(StoreError, match="replaced"):
+            call()
+    assert os.listdir(store) == [] and not reg.key_exists(KEY)  # nothing written there

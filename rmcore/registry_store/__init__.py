@@ -1,29 +1,43 @@
 """The emulated per-user registry hive that Restart Manager keeps its sessions in.
 
-The bottom layer of rmcore: a tree of keys with typed values on disk, one cross-process
-"registry write mutex", atomic replacement of a key's values. It knows nothing of sessions.
+The bottom layer of rmcore: keys of typed values, append-only logs and one "registry
+write mutex", in this process's memory (:class:`MemoryStore`) or in a directory shared by
+processes (:class:`DiskStore`); :func:`open_store` picks one. It knows nothing of sessions.
 """
 
+from ._base import Problem, Store, StoreMutex
+from ._disk import KEY_CAP, LOG_CAP, DiskStore, RegistryStore
 from ._errors import MutexTimeout, StoreError, StoreReadError, StoreWriteError
 from ._guard import PYFAKEFS_SKIP_NAMES, FakeFilesystemActive
 from ._location import STORE_ENV_VAR, default_store_path, resolve_store_path
+from ._memory import MemoryStore
 from ._mutex import RegistryMutex
-from ._store import RegistryStore
+from ._open import MEMORY, StoreSpec, open_store
 from ._values import CorruptKeyError, RegType, RegValue
 
 __all__ = [
+    "KEY_CAP",
+    "LOG_CAP",
+    "MEMORY",
     "PYFAKEFS_SKIP_NAMES",
     "STORE_ENV_VAR",
     "CorruptKeyError",
+    "DiskStore",
     "FakeFilesystemActive",
+    "MemoryStore",
     "MutexTimeout",
+    "Problem",
     "RegType",
     "RegValue",
     "RegistryMutex",
     "RegistryStore",
+    "Store",
     "StoreError",
+    "StoreMutex",
     "StoreReadError",
+    "StoreSpec",
     "StoreWriteError",
     "default_store_path",
+    "open_store",
     "resolve_store_path",
 ]

@@ -6,7 +6,8 @@ __all__ = ["MutexTimeout", "StoreError", "StoreReadError", "StoreWriteError"]
 
 
 class StoreError(OSError):
-    """Base class of store failures (surfaces as ERROR_WRITE_FAULT, 29)."""
+    """Base class of store failures (surfaces as ERROR_WRITE_FAULT, 29), and the refusal
+    of a store location that is not safe to use (named, with the fix, in the message)."""
 
 
 class StoreWriteError(StoreError):
@@ -14,7 +15,8 @@ class StoreWriteError(StoreError):
 
 
 class StoreReadError(StoreError):
-    """A key could not be read back (unreadable or corrupt file)."""
+    """An entry could not be read: gone mid-read, corrupt, or not a regular file within
+    its size cap (a FIFO, a link, a device, a sparse giant), which is never read."""
 
 
 class MutexTimeout(TimeoutError):

@@ -9,11 +9,14 @@ __all__ = ["PYFAKEFS_SKIP_NAMES", "FakeFilesystemActive", "refuse_fake_filesyste
 
 # The modules that touch the real file system; pyfakefs must leave them alone.
 PYFAKEFS_SKIP_NAMES = (
-    "rmcore.registry_store._store",
+    "rmcore.registry_store._disk",
+    "rmcore.registry_store._fs",
     "rmcore.registry_store._mutex",
     "rmcore.registry_store._location",
     "rmcore.session._identity",
+    "rmcore.session._liveness",
 )
+_STORE_MODULES = tuple(name for name in PYFAKEFS_SKIP_NAMES if ".registry_store." in name)
 
 
 class FakeFilesystemActive(RuntimeError):
@@ -39,5 +42,5 @@ _modules: list[types.ModuleType] = []
 def _store_modules() -> list[types.ModuleType]:
     """The store's modules, looked up once (this check runs on every mutex acquisition)."""
     if not _modules:
-        _modules.extend(sys.modules[name] for name in PYFAKEFS_SKIP_NAMES[:3])
+        _modules.extend(sys.modules[name] for name in _STORE_MODULES)
     return _modules

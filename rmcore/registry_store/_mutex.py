@@ -22,10 +22,10 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from ._errors import MutexTimeout, StoreWriteError
+from ._errors import MutexTimeout, StoreError, StoreWriteError
 from ._guard import refuse_fake_filesystem
 
 __all__ = ["RegistryMutex"]
@@ -145,17 +145,24 @@ if hasattr(os, "register_at_fork"):
 
 
 class RegistryMutex:
-    """The store's registry write mutex, as seen from one process."""
+    """The store's registry write mutex, as seen from one process.
 
-    def __init__(self, lock_path: str) -> None:
+    *opener* opens the lock file anew (a DiskStore opens it relative to its root, never
+    through a link); without one, *lock_path* is opened.
+    """
+
+    def __init__(self, lock_path: str, opener: Callable[[], int] | None = None) -> None:
         self.lock_path = lock_path
+        self._opener = opener or (lambda: os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600))
 
     @contextmanager
     def hold(self, timeout: float) -> Iterator[None]:
         """Hold the mutex for the ``with`` block; raise :class:`MutexTimeout` after *timeout* s."""
         refuse_fake_filesystem()
         try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = self._opener()
+        except StoreError:
+            raise
         except OSError as exc:
             raise StoreWriteError(exc.errno, f"cannot open {self.lock_path}: {exc}") from exc
         _open_fds.add(fd)

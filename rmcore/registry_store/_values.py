@@ -1,8 +1,9 @@
-"""Typed registry values and the on-disk encoding of one key's value set.
+"""Typed registry values, and the disk encodings of a key's value set and of a log record.
 
 A value is kept as the registry keeps it: a type code and the raw little-endian bytes
 (REG_SZ is UTF-16-LE with its NUL, REG_MULTI_SZ a NUL-separated list ending in an empty
 string). That makes every type round-trip exactly, whatever Python type it is read back as.
+Both encodings carry a CRC, so a reader rejects torn or foreign bytes instead of guessing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["CorruptKeyError", "RegType", "RegValue", "decode_values", "encode_values"]
+__all__ = [
+    "CorruptKeyError",
+    "RegType",
+    "RegValue",
+    "decode_values",
+    "encode_values",
+    "frame_record",
+    "unframe_records",
+]
 
 
 class RegType(enum.IntEnum):
@@ -88,6 +97,20 @@ class RegValue:
             raise TypeError(f"{self.type.name} is not a string list")
         return [item for item in _from_utf16(self.data).split("\0") if item]
 
+    def display(self) -> str:
+        """The data as regedit shows it (hex bytes, ``0x.. (n)``, strings)."""
+        try:
+            if self.type in (RegType.REG_DWORD, RegType.REG_QWORD):
+                number = self.as_int()
+                return f"0x{number:0{2 * len(self.data)}x} ({number})"
+            if self.type in (RegType.REG_SZ, RegType.REG_LINK):
+                return self.as_str()
+            if self.type is RegType.REG_MULTI_SZ:
+                return " | ".join(self.as_list())
+        except (struct.error, UnicodeDecodeError):
+            pass  # malformed data: shown as bytes
+        return " ".join(f"{byte:02x}" for byte in self.data)
+
 
 _TYPES = {int(member): member for member in RegType}  # faster than RegType(code)
 _MAGIC = b"RMK1"
@@ -133,3 +156,26 @@ def decode_values(blob: bytes) -> dict[str, RegValue]:
     if offset != len(body):
         raise CorruptKeyError("trailing bytes in key file")
     return values
+
+
+_FRAME = struct.Struct("<II")  # payload length, CRC-32 of the payload
+
+
+def frame_record(record: bytes) -> bytes:
+    """One log record as it is appended: length and CRC, then the bytes."""
+    return _FRAME.pack(len(record), zlib.crc32(record)) + record
+
+
+def unframe_records(blob: bytes) -> list[bytes]:
+    """The records of a log, up to the first torn or damaged one (the rest is not trusted)."""
+    records = []
+    offset = 0
+    while offset + _FRAME.size <= len(blob):
+        length, crc = _FRAME.unpack_from(blob, offset)
+        start = offset + _FRAME.size
+        record = blob[start : start + length]
+        if len(record) != length or zlib.crc32(record) != crc:
+            break
+        records.append(record)
+        offset = start + length
+    return records
