@@ -21,12 +21,15 @@ __all__ = [
     "FILTER_ACTION_MUST_BE_VALID",
     "FIRST_HANDLE",
     "GETLIST_COUNT_ON_MORE_DATA",
+    "HIVE_HASH_ALGORITHM",
     "JOIN_ABANDONED_SESSION_RESULT",
     "JOIN_KEY_CASE_SENSITIVE",
     "KEY_IS_GUID_BYTES",
+    "REENTRANT_TASK_RESULT",
     "REJECT_NONZERO_SESSION_FLAGS",
     "SAME_PROCESS_MAY_JOIN",
     "SECONDARY_CALLS_PRIMARY_ONLY_RESULT",
+    "SEQUENCE_AT_START",
     "SERVICES_CAUSE_SESSION_MISMATCH",
     "SHUTDOWN_ONLY_REGISTERED_REFUSAL",
     "STALE_SECONDARY_HANDLE_RESULT",
@@ -90,9 +93,26 @@ SERVICES_CAUSE_SESSION_MISMATCH: Final = False
 # third-party implementations do; a NULL or empty name in an array is 160.
 ARGUMENTS_CHECKED_BEFORE_HANDLE: Final = True
 
+# §3.5 - a status callback that calls RmShutdown/RmRestart on its own session, whose task
+# is running on the same thread, cannot wait for that task: ERROR_REQUEST_OUT_OF_SEQUENCE.
+# (RmGetList and RmCancelCurrentTask from a callback work.)
+REENTRANT_TASK_RESULT: Final = winerror.ERROR_REQUEST_OUT_OF_SEQUENCE
+
 # §1.9 - RmAddFilter needs exactly one target and an action of RmNoRestart or RmNoShutdown
 # (RmInvalidFilterAction is 160); an empty path or service name counts as no target.
 FILTER_ACTION_MUST_BE_VALID: Final = True
+
+# §3.3 - a session key's Sequence (REG_DWORD): 0 after RmStartSession, +1 per
+# RmRegisterResources call that registered something. The one observed key shows 1 after
+# one such call, which "1 at creation" would fit too. Joins and leaves do not change the RM
+# key (Windows keeps no secondaries there).
+SEQUENCE_AT_START: Final = 0
+
+# §3.3 - RegFilesHash / RegProcsHash / RegSvcsHash and SessionHash: "integrity checksums",
+# algorithm and input unknown (observed: REG_BINARY, longer than 16 bytes). rmcore's
+# placeholder: this digest of the key's 16 bytes (SessionHash, which also validates
+# RmJoinSession's key) and of the concatenated REG_MULTI_SZ data of that kind's values.
+HIVE_HASH_ALGORITHM: Final = "sha256"
 
 
 # Windows file names compare case-insensitively (NTFS default); module-path filters and
