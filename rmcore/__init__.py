@@ -1,69 +1,122 @@
 """rmcore: Windows Restart Manager session semantics, on any OS, in pure Python.
 
 Layers, from the bottom: :mod:`rmcore.registry_store` (the emulated per-user registry
-hive), the session table on it, :class:`Simulator` (the DLL's exports, Win32-shaped), and
-:class:`Session` (the Pythonic layer). :mod:`rmcore.winerror` holds every error code.
+hive), :mod:`rmcore.session` (the session table on it), :mod:`rmcore.world` (who holds
+what), :mod:`rmcore.win32` (the Win32 surface: restartmanager.h's names, the simulated
+rstrtmgr.dll and its neighbourhood, the ctypes patch, the real-DLL backend), then the
+Pythonic :class:`Session`, :mod:`rmcore.testing` and the CLI. :mod:`rmcore.winerror` holds
+every error code.
 """
 
-from . import winerror
-from ._api import (
-    AffectedApps,
-    Filter,
-    ProcessInfo,
-    RestartManagerAPI,
-    Session,
-    check,
-    default_backend,
-    hold_registry_mutex,
-)
-from ._backends import ENV_BACKEND, ENV_DLL_PATH, get_backend
-from ._errors import (
-    AccessDeniedError,
-    BadArgumentsError,
-    CancelledError,
-    FailNoActionRebootError,
-    FailRestartError,
-    FailShutdownError,
-    FileNotFoundRmError,
-    InvalidHandleError,
-    MaxSessionsReachedError,
-    MoreDataError,
-    OutOfMemoryRmError,
-    RequestOutOfSequenceError,
-    RmError,
-    SemTimeoutError,
-    SessionCredentialConflictError,
-    WriteFaultError,
-)
-from .session._table import SessionInfo
-from .win32._dll import BackendUnavailable, RstrtmgrDLL
-from .win32._faults import FaultRule, Faults, ProcessFaults, StoreFaults
-from .win32._patch import Patcher, StaleDLLError, active_simulator, patch
-from .win32._rstrtmgr import Simulator, SimulatorExited
-from .win32._types import *  # noqa: F403 - the restartmanager.h names, listed in _types.__all__
-from .win32._types import __all__ as _types_all
-from .world._world import App, World, WorldView
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:  # the names below are imported on first use (a light `import rmcore`)
+    from . import win32, winerror
+    from ._api import AffectedApps, Filter, ProcessInfo, Session, check, hold_registry_mutex
+    from ._backends import ENV_BACKEND, ENV_DLL_PATH, default_backend, get_backend
+    from ._errors import (
+        AccessDeniedError,
+        BadArgumentsError,
+        CancelledError,
+        FailNoActionRebootError,
+        FailRestartError,
+        FailShutdownError,
+        FileNotFoundRmError,
+        InvalidHandleError,
+        MaxSessionsReachedError,
+        MoreDataError,
+        OutOfMemoryRmError,
+        RequestOutOfSequenceError,
+        RmError,
+        RmUsageWarning,
+        SemTimeoutError,
+        SessionCredentialConflictError,
+        WriteFaultError,
+    )
+    from .session import SessionInfo
+    from .win32._dll import BackendUnavailable, RstrtmgrDLL
+    from .win32._faults import FaultRule, Faults, ProcessFaults, StoreFaults
+    from .win32._libraries import NotSimulatedError
+    from .win32._patch import Patcher, StaleDLLError, active_simulator, patch
+    from .win32._rstrtmgr import Simulator, SimulatorExited
+    from .world import App, World
 
-__all__ = [  # rmcore's own names, then restartmanager.h's (from _types)
-    *_types_all,
+# name -> the module that defines it: imported on first access, so that importing rmcore (as
+# its pytest plugin does in every run) costs next to nothing until rmcore is used.
+_LAZY = {
+    "AccessDeniedError": "rmcore._errors",
+    "AffectedApps": "rmcore._api",
+    "App": "rmcore.world",
+    "BackendUnavailable": "rmcore.win32._dll",
+    "BadArgumentsError": "rmcore._errors",
+    "CancelledError": "rmcore._errors",
+    "ENV_BACKEND": "rmcore._backends",
+    "ENV_DLL_PATH": "rmcore._backends",
+    "FailNoActionRebootError": "rmcore._errors",
+    "FailRestartError": "rmcore._errors",
+    "FailShutdownError": "rmcore._errors",
+    "FaultRule": "rmcore.win32._faults",
+    "Faults": "rmcore.win32._faults",
+    "FileNotFoundRmError": "rmcore._errors",
+    "Filter": "rmcore._api",
+    "InvalidHandleError": "rmcore._errors",
+    "MaxSessionsReachedError": "rmcore._errors",
+    "MoreDataError": "rmcore._errors",
+    "NotSimulatedError": "rmcore.win32._libraries",
+    "OutOfMemoryRmError": "rmcore._errors",
+    "Patcher": "rmcore.win32._patch",
+    "ProcessFaults": "rmcore.win32._faults",
+    "ProcessInfo": "rmcore._api",
+    "RequestOutOfSequenceError": "rmcore._errors",
+    "RmError": "rmcore._errors",
+    "RmUsageWarning": "rmcore._errors",
+    "RstrtmgrDLL": "rmcore.win32._dll",
+    "SemTimeoutError": "rmcore._errors",
+    "Session": "rmcore._api",
+    "SessionCredentialConflictError": "rmcore._errors",
+    "SessionInfo": "rmcore.session",
+    "Simulator": "rmcore.win32._rstrtmgr",
+    "SimulatorExited": "rmcore.win32._rstrtmgr",
+    "StaleDLLError": "rmcore.win32._patch",
+    "StoreFaults": "rmcore.win32._faults",
+    "World": "rmcore.world",
+    "WriteFaultError": "rmcore._errors",
+    "active_simulator": "rmcore.win32._patch",
+    "check": "rmcore._api",
+    "default_backend": "rmcore._backends",
+    "get_backend": "rmcore._backends",
+    "hold_registry_mutex": "rmcore._api",
+    "patch": "rmcore.win32._patch",
+    "win32": "rmcore.win32",
+    "winerror": "rmcore.winerror",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rmcore' has no attribute {name!r}")
+    value = importlib.import_module(module)
+    if name not in ("win32", "winerror"):
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__version__ = "0.2.0"
+
+__all__ = [
     "ENV_BACKEND",
     "ENV_DLL_PATH",
+    "AccessDeniedError",
     "AffectedApps",
     "App",
     "BackendUnavailable",
-    "Patcher",
-    "StaleDLLError",
-    "active_simulator",
-    "patch",
-    "RstrtmgrDLL",
-    "get_backend",
-    "Filter",
-    "ProcessInfo",
-    "World",
-    "WorldView",
-    "AccessDeniedError",
     "BadArgumentsError",
     "CancelledError",
     "FailNoActionRebootError",
@@ -72,25 +125,36 @@ __all__ = [  # rmcore's own names, then restartmanager.h's (from _types)
     "FaultRule",
     "Faults",
     "FileNotFoundRmError",
+    "Filter",
     "InvalidHandleError",
     "MaxSessionsReachedError",
     "MoreDataError",
+    "NotSimulatedError",
     "OutOfMemoryRmError",
+    "Patcher",
     "ProcessFaults",
+    "ProcessInfo",
     "RequestOutOfSequenceError",
-    "RestartManagerAPI",
     "RmError",
+    "RmUsageWarning",
+    "RstrtmgrDLL",
     "SemTimeoutError",
     "Session",
     "SessionCredentialConflictError",
     "SessionInfo",
     "Simulator",
     "SimulatorExited",
+    "StaleDLLError",
     "StoreFaults",
+    "World",
     "WriteFaultError",
     "__version__",
+    "active_simulator",
     "check",
     "default_backend",
+    "get_backend",
     "hold_registry_mutex",
+    "patch",
+    "win32",
     "winerror",
 ]

@@ -1,7 +1,9 @@
 """The Pythonic layer: sessions as objects, failures as exceptions with ``.winerror``.
 
-It drives any object with the DLL's methods (a :class:`~rmcore.Simulator` by default), so
-the same code runs against the simulator or the real rstrtmgr.dll.
+It drives any backend with the DLL's methods (:class:`~rmcore.Simulator` or the real
+rstrtmgr.dll, chosen by :func:`~rmcore.default_backend` when none is given), so the same code
+runs against either. Arguments are checked here, in Python terms (``TypeError`` or
+``ValueError`` naming the argument), before any Win32-shaped call is made.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol
 
 from . import winerror
-from ._backends import get_backend
+from ._backends import default_backend
 from ._errors import RmError
-from .registry_store import RegistryStore
+from .registry_store import Store, open_store
+from .win32._exports import RestartManagerAPI
 from .win32._types import (
     CCH_RM_SESSION_KEY,
     RM_APP_STATUS,
@@ -30,9 +32,6 @@ from .win32._types import (
     RM_SHUTDOWN_TYPE,
     RM_UNIQUE_PROCESS,
     RM_WRITE_STATUS_CALLBACK,
-    read_unique_process,
-    write_unique_process,
-    wstr_get,
 )
 from .world._filters import read_filter_buffer
 
@@ -40,91 +39,75 @@ __all__ = [
     "AffectedApps",
     "Filter",
     "ProcessInfo",
-    "RestartManagerAPI",
     "Session",
     "check",
-    "default_backend",
     "hold_registry_mutex",
 ]
 
 GETLIST_ATTEMPTS = 5  # what Service Fabric, Tailscale and restartmgr use (spec §1.5)
 
 
-class RestartManagerAPI(Protocol):
-    """What the Pythonic layer needs of a backend: the DLL's session exports."""
-
-    def RmStartSession(
-        self, pSessionHandle: object, dwSessionFlags: object, strSessionKey: object
-    ) -> int: ...
-    def RmJoinSession(self, pSessionHandle: object, strSessionKey: object) -> int: ...
-    def RmEndSession(self, dwSessionHandle: object) -> int: ...
-    def RmRegisterResources(
-        self,
-        dwSessionHandle: object,
-        nFiles: object,
-        rgsFileNames: object,
-        nApplications: object,
-        rgApplications: object,
-        nServices: object,
-        rgsServiceNames: object,
-    ) -> int: ...
-    def RmGetList(
-        self,
-        dwSessionHandle: object,
-        pnProcInfoNeeded: object,
-        pnProcInfo: object,
-        rgAffectedApps: object,
-        lpdwRebootReasons: object,
-    ) -> int: ...
-    def RmShutdown(
-        self, dwSessionHandle: object, lActionFlags: object, fnStatus: object
-    ) -> int: ...
-    def RmRestart(
-        self, dwSessionHandle: object, dwRestartFlags: object, fnStatus: object
-    ) -> int: ...
-    def RmCancelCurrentTask(self, dwSessionHandle: object) -> int: ...
-    def RmAddFilter(
-        self,
-        dwSessionHandle: object,
-        strModuleName: object,
-        pProcess: object,
-        strServiceShortName: object,
-        FilterAction: object,
-    ) -> int: ...
-    def RmRemoveFilter(
-        self,
-        dwSessionHandle: object,
-        strModuleName: object,
-        pProcess: object,
-        strServiceShortName: object,
-    ) -> int: ...
-    def RmGetFilterList(
-        self,
-        dwSessionHandle: object,
-        pbFilterBuf: object,
-        cbFilterBuf: object,
-        cbFilterBufNeeded: object,
-    ) -> int: ...
+def check(code: int, function: str, api: object = None) -> None:
+    """Raise the :class:`RmError` subclass for *code* unless it is ERROR_SUCCESS; with a
+    Simulator as *api*, the error says why (the reason its call log recorded)."""
+    if not code:
+        return
+    reason = ""
+    calls = getattr(api, "calls", None)
+    if calls is not None:
+        me = threading.get_ident()
+        for call in reversed(list(calls)):
+            if call.function == function and call.thread == me:
+                reason = call.reason
+                break
+    raise RmError.from_code(code, function, reason)
 
 
-def check(code: int, function: str) -> None:
-    """Raise the :class:`RmError` subclass for *code* unless it is ERROR_SUCCESS."""
-    if code:
-        raise RmError.from_code(code, function)
+def _strings(value: object, name: str) -> list[str]:
+    """A sequence of non-empty ``str`` (a bare ``str`` is refused: it is not a list)."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a list of strings, not a single {type(value).__name__}")
+    try:
+        items = list(value)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"{name} must be a list of strings, not {type(value).__name__}") from None
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise TypeError(f"{name}[{index}] must be a str, not {type(item).__name__}")
+        if not item or "\0" in item:
+            raise ValueError(f"{name}[{index}] must be a non-empty string without NUL")
+    return items
 
 
-_default: RestartManagerAPI | None = None
-_default_lock = threading.Lock()
+def _process_pairs(value: object, name: str) -> list[tuple[int, int]]:
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a list of (pid, start_time) pairs")
+    pairs = []
+    for index, item in enumerate(list(value)):  # type: ignore[call-overload]
+        pid, start = _process_pair(item, f"{name}[{index}]")
+        pairs.append((pid, start))
+    return pairs
 
 
-def default_backend() -> RestartManagerAPI:
-    """This process's backend, created on first use: ``get_backend()``, i.e. the
-    Simulator on the default store unless ``RMCORE_BACKEND`` asks for the real DLL."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = get_backend()
-        return _default
+def _process_pair(item: object, name: str) -> tuple[int, int]:
+    try:
+        pid, start = item  # type: ignore[misc]
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a (pid, start_time) pair, not {item!r}") from None
+    for part, limit in ((pid, 1 << 32), (start, 1 << 64)):
+        if isinstance(part, bool) or not isinstance(part, int):
+            raise TypeError(f"{name} must hold two ints, not {item!r}")
+        if not 0 <= part < limit:
+            raise ValueError(f"{name}: {part} does not fit its field")
+    return pid, start
+
+
+def _progress(progress: object, name: str = "progress") -> object:
+    if progress is None:
+        return None
+    if isinstance(progress, (bool, int)) or not callable(progress):
+        raise TypeError(f"{name} must be a callable taking the percentage, or None")
+    return RM_WRITE_STATUS_CALLBACK(progress)
 
 
 class Session:
@@ -147,20 +130,22 @@ class Session:
         api = default_backend() if api is None else api
         handle = ctypes.c_uint32()
         key = ctypes.create_unicode_buffer(CCH_RM_SESSION_KEY + 1)
-        check(api.RmStartSession(ctypes.byref(handle), 0, key), "RmStartSession")
+        check(api.RmStartSession(ctypes.byref(handle), 0, key), "RmStartSession", api)
         return cls(api, handle.value, key.value, primary=True)
 
     @classmethod
     def join(cls, key: str, api: RestartManagerAPI | None = None) -> Session:
         """RmJoinSession: take part in the session *key* names, as a secondary."""
         api = default_backend() if api is None else api
+        if not isinstance(key, str):
+            raise TypeError(f"key must be a str, not {type(key).__name__}")
         handle = ctypes.c_uint32()
-        check(api.RmJoinSession(ctypes.byref(handle), key), "RmJoinSession")
+        check(api.RmJoinSession(ctypes.byref(handle), key), "RmJoinSession", api)
         return cls(api, handle.value, key, primary=False)
 
     def end(self) -> None:
         """RmEndSession: end the session (primary) or leave it (secondary)."""
-        check(self.api.RmEndSession(self.handle), "RmEndSession")
+        self._check(self.api.RmEndSession(self.handle), "RmEndSession")
         self.ended = True
 
     # -- resources and affected apps ---------------------------------------------------
@@ -172,18 +157,27 @@ class Session:
         services: Sequence[str] = (),
     ) -> None:
         """RmRegisterResources: full file paths, (PID, start FILETIME) pairs, service names."""
-        names = (ctypes.c_wchar_p * len(files))(*files) if files else None
-        procs = (RM_UNIQUE_PROCESS * len(processes))() if processes else None
-        for slot, (pid, start) in zip(procs or (), processes, strict=False):
-            write_unique_process(slot, pid, start)
-        svcs = (ctypes.c_wchar_p * len(services))(*services) if services else None
+        file_list = _strings(files, "files")
+        pairs = _process_pairs(processes, "processes")
+        service_list = _strings(services, "services")
+        names = (ctypes.c_wchar_p * len(file_list))(*file_list) if file_list else None
+        procs = (RM_UNIQUE_PROCESS * len(pairs))(*(RM_UNIQUE_PROCESS.of(*p) for p in pairs))
+        svcs = (ctypes.c_wchar_p * len(service_list))(*service_list) if service_list else None
         code = self.api.RmRegisterResources(
-            self.handle, len(files), names, len(processes), procs, len(services), svcs
+            self.handle,
+            len(file_list),
+            names,
+            len(pairs),
+            procs if pairs else None,
+            len(service_list),
+            svcs,
         )
-        check(code, "RmRegisterResources")
+        self._check(code, "RmRegisterResources")
 
     def affected_apps(self, attempts: int = GETLIST_ATTEMPTS) -> AffectedApps:
         """RmGetList with the documented retry loop: the list can grow between two calls."""
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValueError(f"attempts must be a positive int, not {attempts!r}")
         needed, count, reasons = ctypes.c_uint32(), ctypes.c_uint32(0), ctypes.c_uint32()
         rows = (RM_PROCESS_INFO * 0)()
         for _ in range(attempts):
@@ -196,7 +190,7 @@ class Session:
                 ctypes.byref(reasons),
             )
             if code != winerror.ERROR_MORE_DATA:
-                check(code, "RmGetList")
+                self._check(code, "RmGetList")
                 apps = tuple(ProcessInfo.from_struct(row) for row in rows[: count.value])
                 return AffectedApps(apps, RM_REBOOT_REASON(reasons.value))
             rows = (RM_PROCESS_INFO * needed.value)()
@@ -213,15 +207,16 @@ class Session:
         flags = (RM_SHUTDOWN_TYPE.RmForceShutdown if force else 0) | (
             RM_SHUTDOWN_TYPE.RmShutdownOnlyRegistered if only_registered else 0
         )
-        check(self.api.RmShutdown(self.handle, int(flags), _callback(progress)), "RmShutdown")
+        code = self.api.RmShutdown(self.handle, int(flags), _progress(progress))
+        self._check(code, "RmShutdown")
 
     def restart(self, *, progress: Callable[[int], object] | None = None) -> None:
         """RmRestart: bring back what :meth:`shutdown` stopped."""
-        check(self.api.RmRestart(self.handle, 0, _callback(progress)), "RmRestart")
+        self._check(self.api.RmRestart(self.handle, 0, _progress(progress)), "RmRestart")
 
     def cancel(self) -> None:
         """RmCancelCurrentTask, meant to be called from another thread."""
-        check(self.api.RmCancelCurrentTask(self.handle), "RmCancelCurrentTask")
+        self._check(self.api.RmCancelCurrentTask(self.handle), "RmCancelCurrentTask")
 
     # -- filters -------------------------------------------------------------------------
 
@@ -234,8 +229,10 @@ class Session:
         service: str | None = None,
     ) -> None:
         """RmAddFilter on exactly one of an executable *path*, a *process* or a *service*."""
-        code = self.api.RmAddFilter(self.handle, path, _process_arg(process), service, int(action))
-        check(code, "RmAddFilter")
+        action = RM_FILTER_ACTION(action)
+        target = _filter_target(path, process, service)
+        code = self.api.RmAddFilter(self.handle, *target, int(action))
+        self._check(code, "RmAddFilter")
 
     def remove_filter(
         self,
@@ -245,8 +242,8 @@ class Session:
         service: str | None = None,
     ) -> None:
         """RmRemoveFilter (FileNotFoundRmError when there is no such filter)."""
-        code = self.api.RmRemoveFilter(self.handle, path, _process_arg(process), service)
-        check(code, "RmRemoveFilter")
+        code = self.api.RmRemoveFilter(self.handle, *_filter_target(path, process, service))
+        self._check(code, "RmRemoveFilter")
 
     def filters(self) -> list[Filter]:
         """RmGetFilterList, decoded."""
@@ -255,14 +252,17 @@ class Session:
         if code == winerror.ERROR_SUCCESS and needed.value == 0:
             return []
         if code != winerror.ERROR_MORE_DATA:
-            check(code, "RmGetFilterList")
+            self._check(code, "RmGetFilterList")
         buffer = (ctypes.c_ubyte * needed.value)()
         code = self.api.RmGetFilterList(self.handle, buffer, needed.value, ctypes.byref(needed))
-        check(code, "RmGetFilterList")
+        self._check(code, "RmGetFilterList")
         return [
             Filter(action, target.trigger, target.value)
             for action, target in read_filter_buffer(buffer)
         ]
+
+    def _check(self, code: int, function: str) -> None:
+        check(code, function, self.api)
 
     def __enter__(self) -> Session:
         return self
@@ -295,15 +295,15 @@ class ProcessInfo:
     restartable: bool
 
     @classmethod
-    def from_struct(cls, row: ctypes.Structure) -> ProcessInfo:
-        pid, start = read_unique_process(row.Process)
+    def from_struct(cls, row: RM_PROCESS_INFO) -> ProcessInfo:
+        pid, start = row.Process.pair()
         raw_type = int(row.ApplicationType)
         ts_session = int(row.TSSessionId) & 0xFFFFFFFF
         return cls(
             pid=pid,
             start_time=start,
-            app_name=wstr_get(row.strAppName),
-            service_short_name=wstr_get(row.strServiceShortName),
+            app_name=row.app_name,
+            service_short_name=row.service_short_name,
             app_type=RM_APP_TYPE(raw_type) if raw_type in _APP_TYPES else raw_type,
             status=RM_APP_STATUS(int(row.AppStatus) & 0xFFFFFFFF),
             ts_session_id=-1 if ts_session == 0xFFFFFFFF else ts_session,
@@ -341,27 +341,28 @@ class Filter:
     target: str | tuple[int, int]
 
 
-def _callback(progress: Callable[[int], object] | None) -> object:
-    return None if progress is None else RM_WRITE_STATUS_CALLBACK(progress)
-
-
-def _process_arg(process: tuple[int, int] | None) -> object:
+def _filter_target(
+    path: object, process: object, service: object
+) -> tuple[str | None, object, str | None]:
+    """The three target arguments of RmAddFilter/RmRemoveFilter, checked."""
+    for value, name in ((path, "path"), (service, "service")):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
     if process is None:
-        return None
-    target = RM_UNIQUE_PROCESS()
-    write_unique_process(target, *process)
-    return ctypes.byref(target)
+        return path, None, service  # type: ignore[return-value]
+    record = RM_UNIQUE_PROCESS.of(*_process_pair(process, "process"))
+    return path, ctypes.byref(record), service  # type: ignore[return-value]
 
 
 @contextmanager
 def hold_registry_mutex(
-    store: str | os.PathLike[str] | None = None, timeout: float | None = None
+    store: Store | str | os.PathLike[str] | None = None, timeout: float | None = None
 ) -> Iterator[None]:
     """Hold *store*'s registry write mutex in this process for the ``with`` block.
 
     Every other process's (and Simulator's) call that needs the mutex then fails with
     ERROR_SEM_TIMEOUT (121) after its timeout, having changed nothing.
     """
-    mutex = RegistryStore(store).mutex
+    mutex = open_store(store).mutex
     with mutex.hold(float("inf") if timeout is None else timeout):
         yield

@@ -1,7 +1,11 @@
-"""Exceptions of the Pythonic layer: one class per documented Restart Manager code.
+"""rmcore's one error channel: an exception class per documented Restart Manager code.
 
-Every exception carries ``.winerror`` (the DWORD code) and ``.function`` (the Rm* call that
-returned it); names and messages come from :mod:`rmcore.winerror`, the one table of codes.
+Inside rmcore every failure is an :class:`RmError` carrying ``.winerror`` (the DWORD code),
+``.function`` (the Rm* call) and ``.reason`` (which rule, which argument, which cause); the
+Win32-shaped entry points turn it into the bare code at their boundary, the Pythonic layer
+raises it. Names and messages come from :mod:`rmcore.winerror`, the one table of codes.
+:class:`RmUsageWarning` is the one diagnostic for calls Windows accepts but that are
+probably mistakes.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ __all__ = [
     "OutOfMemoryRmError",
     "RequestOutOfSequenceError",
     "RmError",
+    "RmUsageWarning",
     "SemTimeoutError",
     "SessionCredentialConflictError",
     "WriteFaultError",
@@ -40,18 +45,30 @@ class RmError(Exception):
         super().__init_subclass__(**kwargs)
         RmError._by_code[cls.winerror] = cls
 
-    def __init__(self, winerror_code: int | None = None, function: str = "") -> None:
+    def __init__(
+        self, winerror_code: int | None = None, function: str = "", reason: str = ""
+    ) -> None:
         if winerror_code is not None:
             self.winerror = winerror_code
         self.function = function
-        where = f"{function} returned " if function else ""
-        super().__init__(f"{where}{winerror.describe(self.winerror)}")
+        self.reason = reason
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        where = f"{self.function} returned " if self.function else ""
+        why = f" ({self.reason})" if self.reason else ""
+        return f"{where}{winerror.describe(self.winerror)}{why}"
+
+    def __str__(self) -> str:
+        return self._text()  # function and reason may be filled in after construction
 
     @staticmethod
-    def from_code(code: int, function: str = "") -> RmError:
+    def from_code(code: int, function: str = "", reason: str = "") -> RmError:
         """The exception for *code*: its own class if documented, else :class:`RmError`."""
         cls = RmError._by_code.get(code)
-        return cls(function=function) if cls is not None else RmError(code, function)
+        if cls is None:
+            return RmError(code, function, reason)
+        return cls(function=function, reason=reason)
 
 
 class FileNotFoundRmError(RmError):
@@ -112,3 +129,10 @@ class SessionCredentialConflictError(RmError):
 
 class CancelledError(RmError):
     winerror = winerror.ERROR_CANCELLED
+
+
+class RmUsageWarning(UserWarning):
+    """A call Windows accepts but that is probably a mistake (a buffer the DLL overruns, a
+    struct whose layout differs from Windows', an argument passed by value instead of by
+    reference...). The call returns what Windows returns; ``strict=True`` raises this
+    instead, before the call changes anything it can avoid changing."""

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from conftest import join, start
 
 import rmcore
-from rmcore.registry_store import RegistryStore
+from rmcore.registry_store import open_store
+from rmcore.session import SessionTable
 from rmcore.win32._types import (
     RM_FILTER_INFO,
     RM_PROCESS_INFO,
@@ -24,7 +25,6 @@ from rmcore.win32._types import (
     RmFilterTriggerProcess,
     RmFilterTriggerService,
     filetime_to_int,
-    write_unique_process,
 )
 from rmcore.world._world import App, World
 
@@ -55,9 +55,7 @@ def secondary(store: str, world: World, key: str) -> tuple[rmcore.Simulator, int
 
 def unique(app: App) -> RM_UNIQUE_PROCESS:
     """The RM_UNIQUE_PROCESS naming *app* (rmcore's Windows layout)."""
-    process = RM_UNIQUE_PROCESS()
-    write_unique_process(process, app.pid, app.start_time)
-    return process
+    return RM_UNIQUE_PROCESS.of(app.pid, app.start_time)
 
 
 def register(
@@ -212,14 +210,16 @@ def filter_list(sim: rmcore.Simulator, handle: int) -> list[FilterRecord]:
     return parse_filter_buffer(buffer, needed.value)
 
 
-def registry_values(store: str, key: str = SESSION0) -> dict[str, list[str]]:
-    """The session key's REG_MULTI_SZ resource groups (RegFiles/RegProcs/RegSvcs NNNN)."""
-    values = RegistryStore(store).read_key(key)
+def registry_values(store: object, key: str = SESSION0) -> dict[str, list[str]]:
+    """The session key's REG_MULTI_SZ resource groups (RegFiles/RegProcs/RegSvcs NNNN), as
+    the emulated hive shows them."""
+    table = SessionTable(open_store(store, create=False), max_sessions=64, mutex_timeout=1)
+    values = table.hive().get(key)
     assert values is not None
     return {
         name: value.as_list()
         for name, value in values.items()
-        if name.startswith(("RegFiles", "RegProcs", "RegSvcs"))
+        if name.startswith(("RegFiles", "RegProcs", "RegSvcs")) and name[-4:].isdigit()
     }
 
 

@@ -36,5 +36,5 @@ def test_readme_example_runs(index: int, tmp_path: Path, monkeypatch: pytest.Mon
     import rmcore
 
     monkeypatch.setenv("RMCORE_STORE", str(tmp_path / "store"))
-    monkeypatch.setattr(rmcore._api, "_default", None)
+    monkeypatch.setattr(rmcore._backends, "_default", None)
     exec(compile(README_BLOCKS[index], f"README.md block {index}", "exec"), {})

@@ -17,7 +17,7 @@ def _files(store: str) -> list[str]:
 def test_next_n_calls_fail_then_calls_succeed(sim: rmcore.Simulator, store: str) -> None:
     sim.faults.fail_next("RmStartSession", 121, times=2)
     assert [start(sim)[0] for _ in range(3)] == [121, 121, 0]
-    assert _files(store) == ["HKCU/Software/Microsoft/RestartManager/Session0000.key"]
+    assert [info.name for info in sim.sessions.sessions()] == ["Session0000"]
     assert sim.faults.pending("RmStartSession") is None
 
 
@@ -130,7 +130,7 @@ def test_app_that_ignores_polite_requests(store: str) -> None:
         with pytest.raises(rmcore.FailShutdownError):
             session.shutdown()  # the first request is ignored
         session.shutdown()  # the second one is honoured
-        assert session.affected_apps().apps[0].status & rmcore.RmStatusStopped
+        assert session.affected_apps().apps[0].status & rmcore.win32.RmStatusStopped
 
 
 def test_app_that_takes_too_long_is_forced_on_the_simulated_clock(store: str) -> None:

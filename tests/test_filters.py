@@ -20,6 +20,7 @@ from helpers_rm import (
     unique,
 )
 
+import rmcore
 from rmcore import winerror as we
 from rmcore.session import _fidelity
 from rmcore.win32._types import (
@@ -446,8 +447,22 @@ def test_too_small_buffer_is_234_and_untouched(scene: _Scene) -> None:
     assert scene.sim.RmGetFilterList(scene.handle, buffer, size - 1, byref(needed)) == 234
     assert needed.value == size
     assert bytes(buffer) == b"\xa5" * size
-    short = (ctypes.c_ubyte * (size - 1))()
-    assert scene.sim.RmGetFilterList(scene.handle, short, size, byref(needed)) == 234
+
+def test_buffer_smaller_than_cbfilterbuf_says_is_written_only_as_far_as_it_goes(
+    scene: _Scene,
+) -> None:
+    """cbFilterBuf is the caller's word: Windows writes that many bytes, overrunning a smaller
+    buffer, and returns 0. rmcore returns 0 too, warns, and stops at the buffer's end."""
+    _three_filters(scene)
+    needed = ctypes.c_uint32(0)
+    scene.sim.RmGetFilterList(scene.handle, None, 0, byref(needed))
+    size = needed.value
+    arena = (ctypes.c_ubyte * (size + 8))()
+    ctypes.memset(arena, 0xA5, size + 8)
+    short = (ctypes.c_ubyte * (size - 1)).from_buffer(arena)
+    with pytest.warns(rmcore.RmUsageWarning, match="pbFilterBuf.*overrunning"):
+        assert scene.sim.RmGetFilterList(scene.handle, short, size, byref(needed)) == 0
+    assert bytes(arena)[size - 1 :] == b"\xa5" * 9  # nothing past the caller's buffer
 
 
 def test_null_needed_pointer_is_234(scene: _Scene) -> None:

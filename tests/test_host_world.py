@@ -31,7 +31,6 @@ from rmcore.win32._types import (  # noqa: E402
     RM_REBOOT_REASON,
     RM_SHUTDOWN_TYPE,
     RM_UNIQUE_PROCESS,
-    write_unique_process,
 )
 from rmcore.world._host import HostWorld  # noqa: E402
 
@@ -254,12 +253,10 @@ def test_registered_process_is_found_by_pid_and_start_time(
     assert start_time is not None
     sim = rmcore.Simulator(store, world="host")
     handle = start_session(sim)
-    right = RM_UNIQUE_PROCESS()
-    write_unique_process(right, child.pid, start_time)
-    wrong = RM_UNIQUE_PROCESS()
-    write_unique_process(wrong, child.pid, start_time + 1)
+    right = RM_UNIQUE_PROCESS.of(child.pid, start_time)
+    wrong = RM_UNIQUE_PROCESS.of(child.pid, start_time + 1)
     processes = (RM_UNIQUE_PROCESS * 2)(right, wrong)
-    assert sim.RmRegisterResources(handle, 0, None, 2, processes, 1, ["nosuchservice"]) == 0
+    assert sim.RmRegisterResources(handle, 0, None, 2, processes, 1, (ctypes.c_wchar_p * 1)("nosuchservice")) == 0
     code, rows, _ = get_list(sim, handle)
     assert code == 0
     assert [row.Process.dwProcessId for row in rows] == [child.pid]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import rmcore
@@ -58,11 +63,54 @@ def test_mutex_timeout_raises_sem_timeout(store: str) -> None:
         rmcore.Session.start(sim)
 
 
-def test_default_backend_uses_the_default_store(
-    monkeypatch: pytest.MonkeyPatch, store: str
-) -> None:
-    monkeypatch.setenv("RMCORE_STORE", store)
-    monkeypatch.setattr(rmcore._api, "_default", None)
+def test_session_inside_a_test_reaches_the_tests_simulator(rm: rmcore.Simulator) -> None:
     with rmcore.Session.start() as session:
-        assert rmcore.default_backend().store == store
+        assert rmcore.default_backend() is rm
+        assert [info.name for info in rm.sessions.sessions()] == ["Session0000"]
         assert session.handle == 0
+    assert rm.sessions.sessions() == []
+
+
+def _outside_tests(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """*code* in a fresh interpreter: no test context, as in production."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RMCORE_")}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**environment, **env},
+        timeout=60,
+        check=False,
+    )
+
+
+_SHOW_DEFAULT = (
+    "import rmcore\n"
+    "with rmcore.Session.start() as session:\n"
+    "    api = rmcore.default_backend()\n"
+    "    print(type(api).__name__, api.store.describe(), session.handle)\n"
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="on Windows the default is the real DLL")
+def test_outside_tests_the_default_is_the_simulator_on_rmcore_store(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    run = _outside_tests(_SHOW_DEFAULT, RMCORE_STORE=store)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["Simulator", store, "0"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="there the real DLL loads")
+def test_outside_tests_the_dll_backend_off_windows_is_a_clear_error() -> None:
+    run = _outside_tests(_SHOW_DEFAULT, RMCORE_BACKEND="dll")
+    assert run.returncode == 1
+    assert "BackendUnavailable: the real rstrtmgr.dll exists only on Windows" in run.stderr
+
+
+def test_platform_default_never_simulates_on_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rmcore import _backends
+
+    monkeypatch.setattr(_backends.sys, "platform", "win32")
+    assert _backends.platform_backend() == "dll"
+    monkeypatch.setattr(_backends.sys, "platform", "linux")
+    assert _backends.platform_backend() == "simulator"

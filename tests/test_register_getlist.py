@@ -81,7 +81,11 @@ def test_register_nonzero_count_with_null_array_is_160(
 
 
 @pytest.mark.parametrize("which", ["files", "processes", "services"])
-def test_register_array_shorter_than_count_is_160(store: str, world: World, which: str) -> None:
+def test_register_count_past_the_array_is_an_access_violation(
+    store: str, world: World, which: str
+) -> None:
+    """The DLL would read past the caller's array; rmcore never does: it raises what
+    Windows' ctypes raises for an access violation, and registers nothing."""
     sim, handle, _ = primary(store, world)
     app = world.add_process("C:\\a.exe")
     files, procs, svcs = wstrs("C:\\a"), (RM_UNIQUE_PROCESS * 1)(unique(app)), wstrs("Spooler")
@@ -90,7 +94,8 @@ def test_register_array_shorter_than_count_is_160(store: str, world: World, whic
         "processes": (0, None, 2, procs, 0, None),
         "services": (0, None, 0, None, 2, svcs),
     }[which]
-    assert sim.RmRegisterResources(handle, *args) == 160
+    with pytest.raises(OSError, match="exception: access violation reading 0x"):
+        sim.RmRegisterResources(handle, *args)
     assert _resources(store) == {}
 
 
@@ -146,7 +151,7 @@ def test_register_writes_numbered_groups_per_call(store: str, world: World) -> N
     assert register(sim, handle, ["C:\\a", "C:\\b"], [notepad], ["Spooler"]) == 0
     assert _resources(store) == {
         "RegFiles0000": ["C:\\a", "C:\\b"],
-        "RegProcs0000": ["00001234:01DA0000:89ABCDEF"],
+        "RegProcs0000": ["00001234:01da0000:89abcdef"],
         "RegSvcs0000": ["Spooler"],
     }
     assert register(sim, handle, ["C:\\c"]) == 0
@@ -154,7 +159,7 @@ def test_register_writes_numbered_groups_per_call(store: str, world: World) -> N
     assert _resources(store) == {
         "RegFiles0000": ["C:\\a", "C:\\b"],
         "RegFiles0001": ["C:\\c"],
-        "RegProcs0000": ["00001234:01DA0000:89ABCDEF"],
+        "RegProcs0000": ["00001234:01da0000:89abcdef"],
         "RegSvcs0000": ["Spooler"],
         "RegSvcs0001": ["WSearch", "BITS"],
     }
@@ -187,18 +192,20 @@ def test_registrations_accumulate_and_all_count_in_getlist(store: str, world: Wo
     assert set(rows_by_pid(sim, handle)) == {a.pid, b.pid, c.pid, s.pid}
 
 
-def test_duplicates_collapse_within_and_across_calls(store: str, world: World) -> None:
+def test_duplicates_are_kept_per_call_and_listed_once(store: str, world: World) -> None:
     sim, handle, _ = primary(store, world)
     app = world.add_process("C:\\a.exe", files=["C:\\x"])
     assert register(sim, handle, ["C:\\x", "C:\\y", "C:\\x"], [app, app], ["BITS", "BITS"]) == 0
     assert register(sim, handle, ["C:\\y", "C:\\z"], [app], ["BITS"]) == 0
-    assert register(sim, handle, ["C:\\x"], [app], ["BITS"]) == 0  # nothing new: no new group
     pid, start = app.id
-    assert _resources(store) == {
-        "RegFiles0000": ["C:\\x", "C:\\y"],
-        "RegFiles0001": ["C:\\z"],
-        "RegProcs0000": [f"{pid:08X}:{start >> 32:08X}:{start & 0xFFFFFFFF:08X}"],
-        "RegSvcs0000": ["BITS"],
+    entry = f"{pid:08x}:{start >> 32:08x}:{start & 0xFFFFFFFF:08x}"
+    assert _resources(store) == {  # each call is one group per kind, its names as given
+        "RegFiles0000": ["C:\\x", "C:\\y", "C:\\x"],
+        "RegFiles0001": ["C:\\y", "C:\\z"],
+        "RegProcs0000": [entry, entry],
+        "RegProcs0001": [entry],
+        "RegSvcs0000": ["BITS", "BITS"],
+        "RegSvcs0001": ["BITS"],
     }
     code, rows, _ = get_list(sim, handle)
     assert code == 0 and [r.pid for r in rows] == [pid]  # listed once, by file and by PID
@@ -632,4 +639,4 @@ def test_independent_sessions_see_their_own_resources(store: str, world: World) 
     assert register(sim, second, ["C:\\b"]) == 0
     assert set(rows_by_pid(sim, first)) == {a.pid}
     assert set(rows_by_pid(sim, second)) == {b.pid}
-    assert RegistryStore(store).read_key(SESSION0.replace("0000", "0001")) is not None
+    assert registry_values(store, SESSION0.replace("0000", "0001")) == {"RegFiles0000": ["C:\\b"]}

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 import rmcore
-from rmcore import RM_APP_TYPE as T
+from rmcore.win32 import RM_APP_TYPE as T
 from rmcore import winerror
 from rmcore.session import _fidelity
 
@@ -78,10 +78,10 @@ class RecordingWorld(rmcore.World):
 
     def __init__(self) -> None:
         super().__init__()
-        self.start_requests: list[int] = []  # PIDs
+        self.start_requests: list[rmcore.App] = []  # a restarted app gets a new PID
 
     def start_again(self, app: rmcore.App) -> bool:
-        self.start_requests.append(app.pid)
+        self.start_requests.append(app)
         return super().start_again(app)
 
 
@@ -193,7 +193,7 @@ class AppsMachine(RuleBasedStateMachine):
         self.reg_procs: set[tuple[int, int]] = set()
         self.reg_services: set[str] = set()  # casefolded
         self.filters: dict[tuple[str, str], int] = {}  # (kind, casefolded target) -> action
-        self.shut_down = False  # an RmShutdown got as far as stopping apps
+        self.shut_down = False  # an RmShutdown reached the session (whatever it returned)
         self.pending: list[ModelApp] = []  # stopped by RmShutdown, not restarted, stop order
 
     def teardown(self) -> None:
@@ -372,9 +372,9 @@ class AppsMachine(RuleBasedStateMachine):
     @rule(secondary=st.booleans(), app=st.integers(0, 5))
     def register_process(self, secondary: bool, app: int) -> None:
         pid, start = self._app(app).ident
-        array = (rmcore.RM_UNIQUE_PROCESS * 1)()
+        array = (rmcore.win32.RM_UNIQUE_PROCESS * 1)()
         array[0].dwProcessId = pid
-        array[0].ProcessStartTime = rmcore.FILETIME.from_int(start)
+        array[0].ProcessStartTime = rmcore.win32.FILETIME.from_int(start)
         sim, handle = self._sim(secondary)
         assert sim.RmRegisterResources(handle, 0, None, 1, array, 0, None) == 0
         self.reg_procs.add((pid, start))
@@ -489,7 +489,7 @@ class AppsMachine(RuleBasedStateMachine):
         assert needed.value == len(expected), (needed.value, expected)
         assert reasons.value == want_reasons
 
-        rows = (rmcore.RM_PROCESS_INFO * max(len(expected), 1))()
+        rows = (rmcore.win32.RM_PROCESS_INFO * max(len(expected), 1))()
         count.value = len(rows)
         code = self.primary.RmGetList(
             self.handle, ctypes.byref(needed), ctypes.byref(count), rows, ctypes.byref(reasons)
@@ -505,7 +505,7 @@ class AppsMachine(RuleBasedStateMachine):
             row = got[a.pid]
             if self._mask(a):
                 event(f"RmGetList: a row masked {self._mask(a):#x}")
-            assert rmcore.filetime_to_int(row.Process.ProcessStartTime) == a.ident[1]
+            assert rmcore.win32.filetime_to_int(row.Process.ProcessStartTime) == a.ident[1]
             assert row.ApplicationType == self._reported_type(a), a
             assert row.AppStatus == self._status(a), (a, hex(row.AppStatus))
             assert row.TSSessionId == self._reported_ts(a), a
@@ -544,9 +544,10 @@ class AppsMachine(RuleBasedStateMachine):
         by_ident = {a.ident: a for a in self.apps}  # identities before anything stops
         first_request = len(self.world.stop_requests)
         percents: list[int] = []
-        callback = rmcore.RM_WRITE_STATUS_CALLBACK(percents.append)
+        callback = rmcore.win32.RM_WRITE_STATUS_CALLBACK(percents.append)
 
         code = self.primary.RmShutdown(self.handle, flags, callback)
+        self.shut_down = True  # documented: RmRestart is out of sequence only before this
 
         assert all(0 <= p <= 100 for p in percents), percents
         assert all(x < y for x, y in itertools.pairwise(percents)), percents
@@ -596,7 +597,6 @@ class AppsMachine(RuleBasedStateMachine):
                 self.pending.append(a)
         for a in failing:
             a.history |= ERROR_ON_STOP
-        self.shut_down = True
         self._check_world_matches_model()
 
     # -- rules: RmRestart ----------------------------------------------------------------
@@ -614,9 +614,10 @@ class AppsMachine(RuleBasedStateMachine):
             self.get_list()
 
     def _restart(self) -> None:
+        by_old_ident = {a.ident for a in self.pending}
         first_start = len(self.world.start_requests)
         percents: list[int] = []
-        callback = rmcore.RM_WRITE_STATUS_CALLBACK(percents.append)
+        callback = rmcore.win32.RM_WRITE_STATUS_CALLBACK(percents.append)
 
         code = self.primary.RmRestart(self.handle, 0, callback)
 
@@ -624,8 +625,8 @@ class AppsMachine(RuleBasedStateMachine):
         started = self.world.start_requests[first_start:]
         event(f"RmRestart: {code}, relaunched {min(len(started), 3)}+")
         if not self.shut_down:
-            # before RmShutdown (one that got as far as shutting apps down: spec silent on
-            # one that returned 350 or refused, rmcore answers 776 too)
+            # documented: 776 when called "before calling RmShutdown" (any RmShutdown call
+            # that reached the session counts, whatever it returned)
             assert code == winerror.ERROR_REQUEST_OUT_OF_SEQUENCE
             assert started == []
             self._check_world_matches_model()
@@ -638,7 +639,7 @@ class AppsMachine(RuleBasedStateMachine):
             for a in reversed(self.pending)
             if self._restartable_flag(a) and not self._mask(a) & RESTART_MASKED
         ]
-        assert started == [a.pid for a in due], (started, [a.pid for a in due])
+        assert started == [a.app for a in due], (started, [a.pid for a in due])
         failed = [a for a in due if a.restart_fails]
         assert code == (winerror.ERROR_FAIL_RESTART if failed else winerror.ERROR_SUCCESS)
         for a in due:
@@ -648,6 +649,7 @@ class AppsMachine(RuleBasedStateMachine):
                 a.running = True
                 a.history |= RESTARTED
                 self.pending.remove(a)
+                assert a.ident not in by_old_ident, "a restarted app is a new process"
         self._check_world_matches_model()
 
 

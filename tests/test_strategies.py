@@ -41,8 +41,8 @@ def test_handles_are_dwords(handle: int) -> None:
 
 
 @given(unique_processes())
-def test_unique_processes_round_trip(process: rmcore.RM_UNIQUE_PROCESS) -> None:
-    pid, start = rmcore.read_unique_process(process)
+def test_unique_processes_round_trip(process: rmcore.win32.RM_UNIQUE_PROCESS) -> None:
+    pid, start = process.pair()
     assert ctypes.sizeof(process) == 12 and 0 <= pid <= 0xFFFFFFFF and start >= 0
 
 

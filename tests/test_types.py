@@ -12,13 +12,18 @@ import pytest
 from windows_style import CallerProcessInfo, CallerUniqueProcess
 
 from rmcore.win32 import _types as t
+from rmcore.win32._layout import layout_of
 
 PTR = ctypes.sizeof(ctypes.c_void_p)
 little_endian = pytest.mark.skipif(sys.byteorder != "little", reason="raw bytes checked as LE")
 
 
 class WineSpelledProcessInfo(ctypes.Structure):  # TSSessionID, as Wine's header spells it
-    _fields_ = [*CallerProcessInfo._fields_[:5], ("TSSessionID", ctypes.c_ulong)]
+    _fields_ = [
+        *CallerProcessInfo._fields_[:5],
+        ("TSSessionID", ctypes.c_ulong),
+        ("bRestartable", ctypes.c_int),
+    ]
 
 
 # --- Constants -------------------------------------------------------------------------------
@@ -96,7 +101,7 @@ def test_filter_info_layout() -> None:
 @little_endian
 def test_filter_info_union_bytes() -> None:
     info = t.RM_FILTER_INFO(t.RmNoRestart, t.RmFilterTriggerProcess, 0)
-    t.write_unique_process(info.Process, 0x1234, 0x0102030405060708)
+    info.Process = t.RM_UNIQUE_PROCESS.of(0x1234, 0x0102030405060708)
     raw = bytes(info)
     assert raw[:12] == struct.pack("<iiI", 1, 2, 0)
     union_at = 16 if PTR == 8 else 12
@@ -279,7 +284,7 @@ def test_filetime_roundtrip() -> None:
             t.FILETIME.from_int(bad)
 
 
-# --- By-name access on our layout and on callers' layouts ------------------------------------
+# --- Records at Windows offsets, in our layout and in callers' layouts ------------------------------------
 PROCESS = dict(
     pid=4242,
     start_time=0x01DA_0000_0000_0001,
@@ -293,61 +298,66 @@ PROCESS = dict(
 
 
 @little_endian
-def test_write_process_info_bytes_match_windows_layout() -> None:
-    info = t.RM_PROCESS_INFO()
-    t.write_process_info(info, **PROCESS)  # type: ignore[arg-type]
+def test_packed_process_info_is_the_windows_record() -> None:
+    packed = t.pack_process_info(**PROCESS)  # type: ignore[arg-type]
     expected = (
         struct.pack("<III", 4242, 0x0000_0001, 0x01DA_0000)
         + "Notepad".encode("utf-16-le").ljust(512, b"\0")
         + b"\0" * 128
         + struct.pack("<iIIi", 1, 3, 0xFFFFFFFF, 1)
     )
-    assert bytes(info) == expected
+    assert packed == expected
+    ours = t.RM_PROCESS_INFO.from_buffer_copy(packed)
+    assert ours.app_name == "Notepad" and ours.Process.pair() == (4242, 0x01DA_0000_0000_0001)
 
 
-def test_caller_struct_written_and_read_by_name() -> None:
-    theirs = CallerProcessInfo()
-    theirs.strAppName = "stale text that must go away"
-    t.write_process_info(theirs, **PROCESS)  # type: ignore[arg-type]
+def _into(caller_type: type, packed: bytes) -> ctypes.Structure:
+    """What a caller's struct holds after the DLL wrote *packed* into it (at Windows offsets)."""
+    caller = caller_type()
+    view = memoryview(caller).cast("B")  # type: ignore[arg-type]
+    layout_of(caller_type).to_host(packed.ljust(layout_of(caller_type).win_size, b"\0"), view)
+    return caller  # type: ignore[no-any-return]
+
+
+def test_callers_struct_of_other_host_sizes_reads_what_windows_wrote() -> None:
+    """A caller's struct (c_wchar arrays, c_ulong DWORDs: 1336 bytes on Linux) is 668 bytes
+    on Windows; the record lands at Windows offsets and reads back through its own fields."""
+    assert layout_of(CallerProcessInfo).win_size == 668
+    theirs = _into(CallerProcessInfo, t.pack_process_info(**PROCESS))  # type: ignore[arg-type]
     assert theirs.strAppName == "Notepad"
-    assert ctypes.wstring_at(ctypes.addressof(theirs) + CallerProcessInfo.strAppName.offset) == (
-        "Notepad"
-    )
     assert theirs.strServiceShortName == ""
     assert theirs.ApplicationType == 1 and theirs.AppStatus == 3
     assert theirs.TSSessionId == 0xFFFFFFFF  # DWORD semantics even in an 8-byte c_ulong
     assert theirs.bRestartable == 1
-    assert t.read_unique_process(theirs.Process) == (4242, 0x01DA_0000_0000_0001)
+    assert theirs.Process.dwProcessId == 4242
+    start = theirs.Process.ProcessStartTime
+    assert (start.dwHighDateTime << 32) | start.dwLowDateTime == 0x01DA_0000_0000_0001
 
 
-def test_caller_and_our_structs_agree() -> None:
-    ours, theirs = t.RM_PROCESS_INFO(), CallerProcessInfo()
-    values = {**PROCESS, "app_name": "A" * 300, "service_short_name": "wuauserv"}
+def test_names_are_cut_to_fit_and_agree_across_layouts() -> None:
+    values = {**PROCESS, "app_name": "A" * 300 + "\U0001f600", "service_short_name": "wuauserv"}
     values.update(app_type=t.RmCritical, ts_session_id=3, restartable=False)
-    for target in (ours, theirs):
-        t.write_process_info(target, **values)  # type: ignore[arg-type]
+    packed = t.pack_process_info(**values)  # type: ignore[arg-type]
+    ours = t.RM_PROCESS_INFO.from_buffer_copy(packed)
+    theirs = _into(CallerProcessInfo, packed)
     assert ours.app_name == theirs.strAppName == "A" * 255
     assert ours.service_short_name == theirs.strServiceShortName == "wuauserv"
     for name in ("ApplicationType", "AppStatus", "TSSessionId", "bRestartable"):
         assert getattr(ours, name) == getattr(theirs, name), name
     assert ours.ApplicationType == 1000 and ours.bRestartable == 0
-    assert t.read_unique_process(ours.Process) == t.read_unique_process(theirs.Process)
+    emoji = {**PROCESS, "app_name": "B" * 254 + "\U0001f600"}
+    packed = t.pack_process_info(**emoji)  # type: ignore[arg-type]
+    assert t.RM_PROCESS_INFO.from_buffer_copy(packed).app_name == "B" * 254  # pair not split
 
 
-def test_read_unique_process_masks_to_dword() -> None:
-    theirs = CallerUniqueProcess(dwProcessId=2**32 + 7)
-    theirs.ProcessStartTime.dwLowDateTime = 9
-    theirs.ProcessStartTime.dwHighDateTime = 1
-    assert t.read_unique_process(theirs) == (7, 2**32 + 9)
-    ours = t.RM_UNIQUE_PROCESS()
-    t.write_unique_process(ours, 99, 2**40)
+def test_unique_process_masks_to_dword() -> None:
+    ours = t.RM_UNIQUE_PROCESS.of(2**32 + 99, 2**40)
+    assert ours.pair() == (99, 2**40)
     assert (ours.dwProcessId, ours.ProcessStartTime.to_int()) == (99, 2**40)
 
 
-def test_misspelt_or_missing_fields_are_errors_not_new_attributes() -> None:
-    wine = WineSpelledProcessInfo()
-    with pytest.raises(AttributeError, match="TSSessionId"):
-        t.write_process_info(wine, **PROCESS)  # type: ignore[arg-type]
+def test_fields_are_found_by_offset_not_by_name() -> None:
+    """Wine's header spells TSSessionID: the DLL writes offsets, so the value lands there."""
+    wine = _into(WineSpelledProcessInfo, t.pack_process_info(**PROCESS))  # type: ignore[arg-type]
+    assert wine.TSSessionID == 0xFFFFFFFF and wine.bRestartable == 1
     assert "TSSessionId" not in vars(wine)
-    with pytest.raises(TypeError):
-        t.write_process_info(object(), **PROCESS)  # type: ignore[arg-type]

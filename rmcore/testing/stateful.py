@@ -73,10 +73,11 @@ class SessionStateMachine(RuleBasedStateMachine):
         return next((r for r in self.records.values() if r.key == wanted), None)
 
     def _expected_start_number(self) -> int | None:
-        if len(self.records) < self.max_sessions:
-            return min(set(range(self.max_sessions)) - set(self.records))
-        abandoned = sorted(n for n, r in self.records.items() if not self._owner_alive(r))
-        return abandoned[0] if abandoned else None
+        """Observed (Hunt & Hackett): RmStartSession reuses the first abandoned session key
+        it finds, else creates a new one: the lowest number free or abandoned."""
+        abandoned = {n for n, r in self.records.items() if not self._owner_alive(r)}
+        available = (set(range(self.max_sessions)) - set(self.records)) | abandoned
+        return min(available) if available else None
 
     def _take_handle(self, p: int, key: str, primary: bool, handle: int) -> None:
         proc = self.procs[p]

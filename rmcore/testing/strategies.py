@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ..win32._types import RM_APP_TYPE, RM_UNIQUE_PROCESS, write_unique_process
+from ..win32._types import RM_APP_TYPE, RM_UNIQUE_PROCESS
 from ..world._world import World
 
 __all__ = [
@@ -58,12 +58,7 @@ def file_paths(
 def unique_processes() -> st.SearchStrategy[RM_UNIQUE_PROCESS]:
     """RM_UNIQUE_PROCESS values (PID and start FILETIME)."""
 
-    def build(pid: int, start: int) -> RM_UNIQUE_PROCESS:
-        process = RM_UNIQUE_PROCESS()
-        write_unique_process(process, pid, start)
-        return process
-
-    return st.builds(build, st.integers(0, 0xFFFFFFFF), st.integers(0, 2**63 - 1))
+    return st.builds(RM_UNIQUE_PROCESS.of, st.integers(0, 0xFFFFFFFF), st.integers(0, 2**63 - 1))
 
 
 def resource_lists(

@@ -1,205 +1,507 @@
-"""Reading and writing Rm* arguments the way ctypes callers pass them.
+"""The rule for every argument of every export, in one place: how the DLL takes it.
 
-Out-parameters arrive as ``byref(x)``, ``pointer(x)``, the ctypes instance itself, a raw
-address, or ``None`` (NULL); key buffers as ctypes arrays of 16- or 32-bit characters;
-input strings as ``str``, ``c_wchar_p`` or character arrays; DWORDs as ``int`` or ctypes
-integers. Anything unreadable raises :class:`BadArgument` (the caller returns 160).
+Each function turns one ctypes-style argument into what the DLL would read, or gives a slot
+the DLL writes through, following ctypes' own conversions: ``None``/``0``/NULL pointers are
+NULL; an ``int`` is an address; ``byref``, ``pointer``, arrays, structures, ``c_void_p``,
+``c_wchar_p`` and buffers are the memory they designate, read and written at Windows offsets
+(:mod:`._memory`, :mod:`._layout`) whatever the caller's own types; a ctypes integer is passed
+by value, as ctypes passes it. What ctypes cannot convert raises ``ctypes.ArgumentError``;
+memory no object owns raises the access violation Windows' ctypes raises. Nothing here
+raises anything else. Probable mistakes Windows accepts are reported through a
+:class:`Diagnostics` (a warning, or an error in strict mode); they never change the result.
 """
 
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
+import struct
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
-from ._types import read_unique_process
+from .._errors import RmUsageWarning
+from ._layout import POINTER_SIZE, layout_of
+from ._memory import AccessViolation, Region, check_address, extent_of, read_unknown
 
 __all__ = [
-    "BadArgument",
-    "array_items",
-    "byte_buffer",
-    "dword_ref",
-    "dword_value",
-    "is_null",
-    "read_processes",
-    "read_wstr",
-    "read_wstr_array",
+    "Diagnostics",
+    "DwordSlot",
+    "Pointer",
+    "StatusCallback",
+    "check_out",
+    "check_record_type",
+    "dword",
+    "dword_slot",
+    "pointer",
     "status_callback",
-    "struct_array",
-    "unwrap",
-    "wstr_buffer",
+    "unique_processes",
+    "wstr",
+    "wstr_array",
 ]
 
 _MASK32 = 0xFFFFFFFF
+_MASK64 = (1 << 64) - 1
+_WCHAR_HOST = ctypes.sizeof(ctypes.c_wchar)
+_MAX_STRING_UNITS = 32768  # Windows' longest path; a string that long has no end in sight
+_UNIQUE_PROCESS = struct.Struct("<III")  # dwProcessId, dwLowDateTime, dwHighDateTime
+_CArgObject = type(ctypes.byref(ctypes.c_int()))
+_CData: type = ctypes.c_int.__mro__[-2]  # ctypes does not export it
+_CFuncPtr: type = ctypes.CFUNCTYPE(None).__mro__[1]
+_CAPSULE_NAME = ctypes.pythonapi.PyCapsule_GetName
+_CAPSULE_NAME.restype, _CAPSULE_NAME.argtypes = ctypes.c_char_p, (ctypes.py_object,)
+_CAPSULE_POINTER = ctypes.pythonapi.PyCapsule_GetPointer
+_CAPSULE_POINTER.restype = ctypes.c_void_p
+_CAPSULE_POINTER.argtypes = (ctypes.py_object, ctypes.c_char_p)
+
+StatusCallback = Callable[[int], None]
 
 
-class BadArgument(ValueError):
-    """An argument that cannot be what the Win32 signature asks for."""
+# --- diagnostics ------------------------------------------------------------------------------
+@dataclass
+class Diagnostics:
+    """Where probable mistakes go: a warning each, or (``strict``) an exception."""
+
+    function: str
+    strict: bool = False
+    messages: list[str] = field(default_factory=list)
+
+    def report(self, argument: str, message: str) -> None:
+        text = f"{self.function}: {argument}: {message}"
+        self.messages.append(text)
+        if self.strict:
+            raise RmUsageWarning(text)
+        warnings.warn(text, RmUsageWarning, stacklevel=_outside_rmcore())
 
 
-def unwrap(param: object) -> object:
-    """The object behind ``byref(x)`` (a CArgObject exposes it as ``_obj``)."""
-    return getattr(param, "_obj", param) if type(param).__name__ == "CArgObject" else param
+def _outside_rmcore() -> int:
+    """The ``stacklevel`` of the first frame outside the rmcore package (the caller's line)."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("rmcore"):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
-def is_null(param: object) -> bool:
-    """NULL in every spelling: ``None``, ``0``, a NULL typed pointer, ``c_void_p(None)``."""
-    if param is None:
-        return True
-    if isinstance(param, int) and not isinstance(param, bool):
-        return param == 0
-    if isinstance(param, ctypes._Pointer):
-        return not param
-    if isinstance(param, (ctypes.c_void_p, ctypes.c_wchar_p, ctypes.c_char_p)):
-        return param.value is None
-    return False
+def _convert_error(position: int, exc_type: str, message: str) -> ctypes.ArgumentError:
+    return ctypes.ArgumentError(f"argument {position}: {exc_type}: {message}")
 
 
-def dword_value(param: object) -> int:
-    """A DWORD input: ``int`` or ctypes integer, wrapped to 32 bits as ctypes does."""
-    if param is None:
+# --- values ------------------------------------------------------------------------------------
+def _as_parameter(arg: object) -> object:
+    for _ in range(8):  # ctypes follows _as_parameter_ the same way
+        if not hasattr(arg, "_as_parameter_"):
+            break
+        arg = arg._as_parameter_
+    return arg
+
+
+def _integer(value: int, position: int) -> int:
+    if not -(1 << 63) <= value <= _MASK64:
+        raise _convert_error(position, "OverflowError", "int too long to convert")
+    return value & _MASK64
+
+
+def dword(arg: object, position: int) -> int:
+    """A DWORD/UINT/enum passed by value: the low 32 bits of what ctypes passes."""
+    arg = _as_parameter(arg)
+    if arg is None:
         return 0
-    value = getattr(param, "value", param)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadArgument(f"expected a DWORD, got {type(param).__name__}")
-    return value & _MASK32
+    if isinstance(arg, int):
+        return _integer(arg, position) & _MASK32
+    if isinstance(arg, ctypes._SimpleCData) and isinstance(arg.value, int):
+        return int(arg.value) & _MASK32
+    found = _pointer_region(arg, position)  # a pointer in a DWORD slot: its address
+    return 0 if found is None else found[0].address & _MASK32
 
 
-def dword_ref(param: object) -> ctypes._SimpleCData[int] | None:
-    """The integer a ``DWORD *`` / ``UINT *`` points at (read and write ``.value``), or
-    ``None`` when the pointer is NULL."""
-    if is_null(param):
+# --- pointers ----------------------------------------------------------------------------------
+@dataclass
+class Pointer:
+    """A non-NULL pointer argument: the memory it designates and what ctypes keeps alive
+    behind it (for finding the extent of pointers stored inside that memory)."""
+
+    region: Region
+    keep: tuple[object, ...]
+    by_value: bool = False  # a ctypes integer passed where a pointer goes (no byref)
+    temporary: bool = False  # a str/bytes: ctypes passes a copy it discards after the call
+
+    def known(self) -> Iterator[tuple[int, int, type | None]]:
+        """(start, end, type) of memory reachable from the argument (ctypes' keep-alives)."""
+        yield from _reachable(self.keep)
+
+    def strings(self) -> frozenset[int]:
+        """Addresses of strings ctypes made from ``str``/``bytes`` (owned, NUL-terminated)."""
+        return frozenset(_capsules(self.keep))
+
+
+def pointer(arg: object, position: int) -> Pointer | None:
+    """The memory a pointer argument designates, or ``None`` for NULL."""
+    found = _pointer_region(_as_parameter(arg), position)
+    if found is None:
         return None
-    target = unwrap(param)
-    if isinstance(target, ctypes._Pointer):
-        if not target:
+    region, keep, by_value = found
+    return Pointer(region, keep, by_value, temporary=isinstance(arg, (str, bytes)))
+
+
+def _pointer_region(arg: object, position: int) -> tuple[Region, tuple[object, ...], bool] | None:
+    if arg is None:
+        return None
+    if isinstance(arg, int):  # bool included: ctypes passes True as 1
+        address = _integer(arg, position)
+        return None if address == 0 else (Region(address, None, None), (), False)
+    if isinstance(arg, _CArgObject):
+        target = arg._obj  # type: ignore[attr-defined]
+        address = ctypes.cast(arg, ctypes.c_void_p).value or 0
+        return _owned(target, address, _element_type(target))
+    if isinstance(arg, ctypes.Array):
+        return _owned(arg, ctypes.addressof(arg), arg._type_)
+    if isinstance(arg, (ctypes.Structure, ctypes.Union)):
+        return _owned(arg, ctypes.addressof(arg), type(arg))
+    if isinstance(arg, (ctypes._Pointer, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_wchar_p)):
+        address = ctypes.cast(arg, ctypes.c_void_p).value or 0
+        if address == 0:
             return None
-        target = target.contents
-    if isinstance(target, int):  # a raw address, as the DLL would take it
-        target = ctypes.c_uint32.from_address(target)
-    if isinstance(target, ctypes._SimpleCData) and isinstance(target.value, int):
-        return target
-    raise BadArgument(f"expected a pointer to a DWORD, got {type(param).__name__}")
+        element = _pointee(arg)
+        keep = (arg,)
+        return Region(address, _extent_in(keep, address), element), keep, False
+    if isinstance(arg, ctypes._SimpleCData) and isinstance(arg.value, int):
+        address = arg.value & _MASK64  # ctypes passes a simple instance by value
+        return None if address == 0 else (Region(address, None, None), (arg,), True)
+    if isinstance(arg, _CFuncPtr):
+        address = ctypes.cast(arg, ctypes.c_void_p).value or 0
+        return None if address == 0 else (Region(address, None, None), (arg,), False)
+    if isinstance(arg, (str, bytes)):
+        return _temporary(arg)
+    raise _convert_error(position, "TypeError", f"Don't know how to convert parameter {position}")
 
 
-def _char_size(array_type: type) -> int | None:
-    element = getattr(array_type, "_type_", None)
-    if element is ctypes.c_wchar:
-        return ctypes.sizeof(ctypes.c_wchar)
-    if element in (ctypes.c_uint16, ctypes.c_int16):
-        return 2
+def _owned(
+    target: object, address: int, element: type | None
+) -> tuple[Region, tuple[object, ...], bool]:
+    assert isinstance(target, _CData)
+    extent = extent_of(target)
+    size = None if extent is None else max(0, extent[1] - address)
+    if extent is not None and not extent[0] <= address <= extent[1]:
+        size = None
+    return Region(address, size, element), (target,), False
+
+
+def _element_type(target: object) -> type:
+    return target._type_ if isinstance(target, ctypes.Array) else type(target)  # type: ignore[no-any-return]
+
+
+def _pointee(arg: object) -> type | None:
+    if isinstance(arg, ctypes._Pointer):
+        return arg._type_  # type: ignore[no-any-return]
+    if isinstance(arg, ctypes.c_wchar_p):
+        return ctypes.c_wchar
+    if isinstance(arg, ctypes.c_char_p):
+        return ctypes.c_char
     return None
 
 
-def wstr_buffer(param: object) -> tuple[int, Callable[[str], None]] | None:
-    """(capacity in characters, writer) for a ``WCHAR[]`` out-buffer, or ``None`` if NULL."""
-    if is_null(param):
-        return None
-    target = unwrap(param)
-    if isinstance(target, ctypes.Array) and _char_size(type(target)) is not None:
-        array: ctypes.Array[ctypes.c_wchar] | ctypes.Array[ctypes.c_uint16] = target
-        as_units = getattr(type(array), "_type_", None) is not ctypes.c_wchar
-
-        def write(text: str) -> None:
-            for index, char in enumerate(text + "\0"):
-                array[index] = ord(char) if as_units else char
-
-        return len(array), write
-    raise BadArgument(f"expected a WCHAR buffer, got {type(param).__name__}")
-
-
-def read_wstr(param: object) -> str | None:
-    """An input ``LPCWSTR`` as ``str`` (up to the first NUL), or ``None`` if NULL."""
-    if is_null(param):
-        return None
-    target = unwrap(param)
-    if isinstance(target, str):
-        text = target
-    elif isinstance(target, ctypes.c_wchar_p):
-        if target.value is None:
-            return None
-        text = target.value
-    elif isinstance(target, ctypes.Array) and _char_size(type(target)) is not None:
-        text = "".join(c if isinstance(c, str) else chr(c) for c in target)
+def _temporary(arg: str | bytes) -> tuple[Region, tuple[object, ...], bool]:
+    """``str``/``bytes`` where a pointer goes: ctypes passes a temporary NUL-terminated copy."""
+    buffer: ctypes.Array[ctypes.c_wchar] | ctypes.Array[ctypes.c_char]
+    if isinstance(arg, str):
+        buffer = ctypes.create_unicode_buffer(arg)
     else:
-        raise BadArgument(f"expected a string, got {type(param).__name__}")
-    return text.split("\0", 1)[0]
+        buffer = ctypes.create_string_buffer(arg)
+    region, keep, _ = _owned(buffer, ctypes.addressof(buffer), buffer._type_)
+    return region, keep, False
 
 
-def array_items(param: object, count: int) -> list[object]:
-    """The first *count* elements of an input array (NULL only when *count* is 0)."""
-    if count == 0:
+def _walk(objects: object, depth: int = 0) -> Iterator[object]:
+    """Every object ctypes keeps alive behind *objects* (bounded)."""
+    if depth > 4 or objects is None:
+        return
+    if isinstance(objects, (dict, tuple)):
+        values = objects.values() if isinstance(objects, dict) else objects
+        for value in list(values)[:64]:
+            yield from _walk(value, depth + 1)
+        return
+    yield objects
+    if isinstance(objects, _CData):
+        yield from _walk(objects._objects, depth + 1)  # type: ignore[attr-defined]
+
+
+def _reachable(keep: tuple[object, ...]) -> Iterator[tuple[int, int, type | None]]:
+    for item in _walk(keep):
+        if isinstance(item, _CData):
+            extent = extent_of(item)
+            if extent is not None:
+                yield extent[0], extent[1], _element_type(item)
+
+
+def _capsules(keep: tuple[object, ...]) -> Iterator[int]:
+    for item in _walk(keep):
+        if type(item).__name__ == "PyCapsule":
+            name = _CAPSULE_NAME(item)
+            address = _CAPSULE_POINTER(item, name)
+            if address:
+                yield address
+
+
+def _extent_in(keep: tuple[object, ...], address: int) -> int | None:
+    """Bytes from *address* to the end of the kept object that contains it, if any."""
+    for start, end, _element in _reachable(keep):
+        if start <= address < end:
+            return end - address
+    return None
+
+
+# --- strings -----------------------------------------------------------------------------------
+def _unit_of(element: type | None) -> int:
+    """Bytes per character the caller's pointer type means: its own ``c_wchar``, else
+    Windows' 16-bit WCHAR (``c_uint16``, ``c_void_p``, raw addresses)."""
+    if element is ctypes.c_wchar or element is ctypes.c_wchar_p:
+        return _WCHAR_HOST
+    if element is not None and issubclass(element, ctypes._Pointer):
+        return _unit_of(element._type_)
+    return 2
+
+
+def _decode(data: bytes, unit: int) -> str:
+    codec = "utf-16-le" if unit == 2 else "utf-32-le"
+    try:
+        return data.decode(codec, "surrogatepass")
+    except UnicodeDecodeError:
+        return data.decode(codec, "replace")
+
+
+def _terminated(data: bytes, unit: int) -> int:
+    """Index (in bytes) of the first NUL unit, or -1."""
+    zero = b"\0" * unit
+    at = data.find(zero)
+    while at != -1 and at % unit:
+        at = data.find(zero, at + 1)
+    return at
+
+
+def read_string(
+    address: int,
+    unit: int,
+    *,
+    strings: frozenset[int] = frozenset(),
+    known: tuple[tuple[int, int, type | None], ...] = (),
+) -> str:
+    """The NUL-terminated string at *address* (units of *unit* bytes), never read past the
+    object that holds it; memory nothing owns is read fault-safely."""
+    if address in strings and unit == _WCHAR_HOST:
+        return ctypes.wstring_at(address)
+    for start, end, _element in known:
+        if start <= address < end:
+            data = ctypes.string_at(address, end - address)
+            stop = _terminated(data, unit)
+            if stop < 0:
+                raise AccessViolation(end, writing=False)
+            return _decode(data[:stop], unit)
+    check_address(address, writing=False)
+    data = b""
+    while len(data) < _MAX_STRING_UNITS * unit:
+        chunk = read_unknown(address + len(data), min(512, 4096 - (address + len(data)) % 4096))
+        data += chunk
+        stop = _terminated(data, unit)
+        if stop >= 0:
+            return _decode(data[:stop], unit)
+    raise AccessViolation(address + len(data), writing=False)
+
+
+def wstr(arg: object, position: int, diagnostics: Diagnostics, name: str) -> str | None:
+    """An input LPCWSTR as ``str`` (``None`` for NULL)."""
+    arg = _as_parameter(arg)
+    if isinstance(arg, str):
+        return arg.split("\0", 1)[0]
+    found = pointer(arg, position)
+    if found is None:
+        return None
+    if isinstance(arg, bytes):
+        diagnostics.report(name, "bytes given for a wide string: Windows reads them as UTF-16")
+    unit = _unit_of(found.region.ctype)
+    if found.by_value:
+        diagnostics.report(name, "a ctypes integer passed by value: its value is the address")
+    return read_string(
+        found.region.address,
+        unit,
+        strings=found.strings(),
+        known=_region_known(found),
+    )
+
+
+def _region_known(found: Pointer) -> tuple[tuple[int, int, type | None], ...]:
+    region = found.region
+    own = (
+        ((region.address, region.address + region.size, region.ctype),)
+        if region.size is not None
+        else ()
+    )
+    return own + tuple(found.known())
+
+
+def wstr_array(
+    arg: object, count: int, position: int, diagnostics: Diagnostics, name: str
+) -> list[str | None]:
+    """``count`` LPCWSTRs from an array of pointers (entries may be NULL: ``None``)."""
+    found = pointer(arg, position)
+    if found is None:
+        return []  # the caller decides whether NULL with a count is an error
+    element = found.region.ctype
+    if element is not None and layout_of(element).win_size != POINTER_SIZE:
+        diagnostics.report(
+            name,
+            f"{element.__name__} elements are {layout_of(element).win_size} bytes on Windows; "
+            f"the DLL reads {POINTER_SIZE}-byte pointers",
+        )
+    raw = found.region.read(count * POINTER_SIZE)
+    code = "<" + str(count) + ("Q" if POINTER_SIZE == 8 else "I")
+    addresses = struct.unpack(code, raw)
+    unit = _unit_of(element)
+    strings, known = found.strings(), _region_known(found)
+    return [
+        None if not address else read_string(address, unit, strings=strings, known=known)
+        for address in addresses
+    ]
+
+
+def unique_processes(
+    arg: object, count: int, position: int, diagnostics: Diagnostics, name: str
+) -> list[tuple[int, int]]:
+    """``count`` RM_UNIQUE_PROCESS records (12 bytes each) as (PID, start FILETIME)."""
+    found = pointer(arg, position)
+    if found is None:
         return []
-    if is_null(param):
-        raise BadArgument("NULL array with a non-zero count")
-    target = unwrap(param)
-    if isinstance(target, (list, tuple, ctypes.Array)):
-        if len(target) < count:
-            raise BadArgument(f"array of {len(target)} for a count of {count}")
-        return list(target[:count])
-    if isinstance(target, ctypes._Pointer):
-        return [target[index] for index in range(count)]
-    if isinstance(target, ctypes.Structure) and count == 1:
-        return [target]
-    raise BadArgument(f"expected an array, got {type(param).__name__}")
+    element = found.region.ctype
+    if (
+        element is not None
+        and issubclass(element, ctypes.Structure)
+        and layout_of(element).win_size != _UNIQUE_PROCESS.size
+    ):
+        diagnostics.report(
+            name,
+            f"{element.__name__} is {layout_of(element).win_size} bytes on Windows, not 12: "
+            "the DLL reads 12-byte RM_UNIQUE_PROCESS records from it",
+        )
+    raw = found.region.read(count * _UNIQUE_PROCESS.size)
+    return [
+        (pid, (high << 32) | low)
+        for pid, low, high in _UNIQUE_PROCESS.iter_unpack(raw[: count * _UNIQUE_PROCESS.size])
+    ]
 
 
-def read_wstr_array(param: object, count: int) -> list[str]:
-    """``LPCWSTR[]``: *count* non-empty strings."""
-    texts = [read_wstr(item) for item in array_items(param, count)]
-    if any(not text for text in texts):
-        raise BadArgument("NULL or empty string in the array")
-    return [text for text in texts if text]
+# --- out-parameters ----------------------------------------------------------------------------
+class DwordSlot:
+    """A ``DWORD *``/``UINT *``: four bytes the DLL reads and writes."""
+
+    def __init__(self, found: Pointer, diagnostics: Diagnostics, name: str) -> None:
+        self.region = found.region
+        if found.by_value:
+            diagnostics.report(
+                name, "a ctypes integer passed by value (did you mean ctypes.byref()?)"
+            )
+        self.region.probe(4)
+        available = self.region.image_size()
+        if available is not None and available < 4:
+            diagnostics.report(
+                name,
+                f"{available}-byte object: Windows writes 4 bytes here "
+                f"(overrunning it by {4 - available})",
+            )
+
+    def get(self) -> int:
+        return int.from_bytes(self.region.read(4), "little")
+
+    def set(self, value: int) -> None:
+        self.region.write((value & _MASK32).to_bytes(4, "little"))
 
 
-def read_processes(param: object, count: int) -> list[tuple[int, int]]:
-    """``RM_UNIQUE_PROCESS[]``: (PID, start FILETIME) pairs, read by field name."""
-    pairs = []
-    for item in array_items(param, count):
-        if not isinstance(item, ctypes.Structure):
-            raise BadArgument(f"expected RM_UNIQUE_PROCESS, got {type(item).__name__}")
-        try:
-            pairs.append(read_unique_process(item))
-        except (AttributeError, TypeError) as exc:
-            raise BadArgument(str(exc)) from exc
-    return pairs
+def dword_slot(arg: object, position: int, diagnostics: Diagnostics, name: str) -> DwordSlot | None:
+    found = pointer(arg, position)
+    return None if found is None else DwordSlot(found, diagnostics, name)
 
 
-def struct_array(param: object) -> tuple[Callable[[int], ctypes.Structure], int | None] | None:
-    """(element getter, length if known) of an output struct array; a bare pointer has no
-    known length and the caller's count is trusted, as by the DLL. ``None`` when NULL."""
-    if is_null(param):
+def check_out(found: Pointer, size: int, diagnostics: Diagnostics, name: str) -> None:
+    """Report, before anything changes, what is probably wrong with an out-pointer the DLL
+    will write *size* bytes through: a temporary, a by-value integer, too little room. The
+    write itself (``found.region.write``) never goes past the caller's object."""
+    if found.temporary:
+        diagnostics.report(
+            name,
+            "a Python str/bytes: Windows writes into a temporary copy that ctypes discards, "
+            "so the caller never sees the result",
+        )
+    elif found.by_value:
+        diagnostics.report(name, "a ctypes integer passed by value (did you mean ctypes.byref()?)")
+    available = found.region.image_size()
+    if available is not None and available < size:
+        diagnostics.report(
+            name,
+            f"room for {available} bytes: Windows writes {size} here, overrunning the caller's "
+            f"object by {size - available} (rmcore writes only what fits)",
+        )
+    elif available is None:
+        found.region.probe(size)  # unmapped: the access violation comes before any change
+
+
+def check_record_type(
+    found: Pointer, win_size: int, diagnostics: Diagnostics, name: str, record: str
+) -> None:
+    """Report a caller's struct whose Windows size differs from the records the DLL writes."""
+    element = found.region.ctype
+    if element is None or not issubclass(element, (ctypes.Structure, ctypes.Union)):
+        return
+    size = layout_of(element).win_size
+    if size != win_size:
+        diagnostics.report(
+            name,
+            f"{element.__name__} is {size} bytes on Windows, not {win_size}: the DLL writes "
+            f"{win_size}-byte {record} records, which this type will misread",
+        )
+
+
+# --- the status callback -------------------------------------------------------------------------
+def status_callback(
+    arg: object, position: int, diagnostics: Diagnostics, name: str
+) -> StatusCallback | None:
+    """RM_WRITE_STATUS_CALLBACK: what the DLL will call with the percentage.
+
+    A ctypes callback made from a Python function is called through ctypes, which reports an
+    exception in it as "Exception ignored on calling ctypes callback function" and carries on,
+    exactly as on Windows. A Python callable (direct calls only) is called the same way. A
+    function pointer rmcore cannot run safely (made from an integer, or another library's
+    function) is not called: a diagnostic says so.
+    """
+    arg = _as_parameter(arg)
+    if arg is None or (isinstance(arg, int) and not isinstance(arg, bool) and arg == 0):
         return None
-    target = unwrap(param)
-    if isinstance(target, ctypes.Array) and issubclass(target._type_, ctypes.Structure):
-        array: ctypes.Array[ctypes.Structure] = target
-        return array.__getitem__, len(array)
-    if isinstance(target, ctypes._Pointer) and target:
-        pointer: ctypes._Pointer[ctypes.Structure] = target
-        return pointer.__getitem__, None
-    if isinstance(target, ctypes.Structure):
-        single = target
-        return (lambda _index: single), 1
-    raise BadArgument(f"expected an array of structures, got {type(param).__name__}")
+    if isinstance(arg, _CFuncPtr):
+        if not ctypes.cast(arg, ctypes.c_void_p).value:
+            return None
+        if any(type(item).__name__ == "CThunkObject" for item in _walk((arg,))):
+            native = arg
+            return lambda percent: native(percent)
+    elif callable(arg):
+        function = arg
+        return lambda percent: _call_reporting(function, percent)
+    else:
+        pointer(arg, position)  # refuse what ctypes cannot convert, like ctypes
+    diagnostics.report(
+        name, "not a callback rmcore can run (a raw function address): no progress is reported"
+    )
+    return None
 
 
-def byte_buffer(param: object) -> tuple[int, int | None] | None:
-    """(address, size if known) of a ``PBYTE`` buffer, or ``None`` when NULL."""
-    if is_null(param):
-        return None
-    target = unwrap(param)
-    if isinstance(target, ctypes.Array):
-        return ctypes.addressof(target), ctypes.sizeof(target)
-    if isinstance(target, ctypes._Pointer) and target:
-        return ctypes.addressof(target.contents), None
-    if isinstance(target, int):
-        return target, None
-    raise BadArgument(f"expected a byte buffer, got {type(param).__name__}")
-
-
-def status_callback(param: object) -> Callable[[int], object] | None:
-    """An RM_WRITE_STATUS_CALLBACK: a Python callable or a ctypes function pointer."""
-    if is_null(param):
-        return None
-    if callable(param):
-        return param if param else None  # a NULL CFUNCTYPE pointer is falsy
-    raise BadArgument(f"expected a callback, got {type(param).__name__}")
+def _call_reporting(function: Callable[[int], object], percent: int) -> None:
+    """Call a Python callback; an exception in it is reported as ctypes reports one."""
+    try:
+        function(percent)
+    except Exception as exc:
+        hook_args = sys.UnraisableHookArgs(  # type: ignore[call-arg]
+            (
+                type(exc),
+                exc,
+                exc.__traceback__,
+                "Exception ignored on calling ctypes callback function",
+                function,
+            )
+        )
+        sys.unraisablehook(hook_args)

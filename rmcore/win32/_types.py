@@ -3,14 +3,15 @@
 restartmanager.h uses 16-bit ``WCHAR`` and 32-bit ``DWORD``/``ULONG``; ``ctypes.c_wchar`` and
 ``ctypes.c_ulong`` are 32 and 64 bits on Linux/macOS (spec §0), so the structs here use
 ``c_uint16`` arrays and ``c_uint32``/``c_int32``, and their sizes and offsets match Windows
-(spec §2). Callers usually declare their own structs the Windows way (``c_wchar``, ``c_ulong``),
-so the helpers below read and write fields *by name* and work on either layout.
+(spec §2). Callers' own structs (``c_wchar``, ``wintypes.DWORD``) are read and written at
+Windows offsets by :mod:`rmcore.win32._layout`, whatever their size on the host.
 """
 
 from __future__ import annotations
 
 import ctypes
 import enum
+import struct
 import sys
 from typing import Any
 
@@ -28,8 +29,7 @@ __all__ = [
     "RmService", "RmShutdownOnlyRegistered", "RmStatusErrorOnRestart", "RmStatusErrorOnStop",
     "RmStatusRestartMasked", "RmStatusRestarted", "RmStatusRunning", "RmStatusShutdownMasked",
     "RmStatusStopped", "RmStatusStoppedOther", "RmStatusUnknown", "RmUnknownApp", "filetime_set",
-    "filetime_to_int", "read_unique_process", "write_process_info", "write_unique_process",
-    "wstr_get", "wstr_set",
+    "filetime_to_int", "pack_process_info", "wstr_get", "wstr_set",
 ]
 # fmt: on
 
@@ -165,6 +165,18 @@ class RM_UNIQUE_PROCESS(ctypes.Structure):
     dwProcessId: int
     ProcessStartTime: FILETIME
 
+    @classmethod
+    def of(cls, pid: int, start_time: int) -> RM_UNIQUE_PROCESS:
+        """The record for a PID and a start time (a FILETIME as one 64-bit integer)."""
+        record = cls()
+        record.dwProcessId = pid & _MASK32
+        filetime_set(record.ProcessStartTime, start_time)
+        return record
+
+    def pair(self) -> tuple[int, int]:
+        """(PID, start time as a 64-bit FILETIME)."""
+        return self.dwProcessId, filetime_to_int(self.ProcessStartTime)
+
 
 class RM_PROCESS_INFO(ctypes.Structure):
     _fields_ = (
@@ -199,6 +211,43 @@ class RM_PROCESS_INFO(ctypes.Structure):
     @service_short_name.setter
     def service_short_name(self, text: str) -> None:
         wstr_set(self.strServiceShortName, text)
+
+
+_PROCESS_INFO = struct.Struct("<III512s128siIIi")  # 668 bytes, restartmanager.h order
+
+
+def _utf16_field(text: str, units: int) -> bytes:
+    """*text* as UTF-16-LE cut to ``units - 1`` units (never splitting a pair), NUL-padded."""
+    encoded = text.encode("utf-16-le", "surrogatepass")[: 2 * (units - 1)]
+    if len(encoded) >= 2 and 0xD8 <= encoded[-1] <= 0xDB:
+        encoded = encoded[:-2]  # a high surrogate whose partner did not fit
+    return encoded.ljust(2 * units, b"\0")
+
+
+def pack_process_info(
+    *,
+    pid: int,
+    start_time: int,
+    app_name: str,
+    service_short_name: str,
+    app_type: int,
+    app_status: int,
+    ts_session_id: int,
+    restartable: bool,
+) -> bytes:
+    """One RM_PROCESS_INFO as the DLL writes it: 668 bytes, Windows layout, 32-bit DWORDs
+    (``ts_session_id=-1`` is 0xFFFFFFFF), names cut to fit and NUL-terminated."""
+    return _PROCESS_INFO.pack(
+        pid & _MASK32,
+        start_time & _MASK32,
+        (start_time >> 32) & _MASK32,
+        _utf16_field(app_name, CCH_RM_MAX_APP_NAME + 1),
+        _utf16_field(service_short_name, CCH_RM_MAX_SVC_NAME + 1),
+        _int32(app_type),
+        app_status & _MASK32,
+        ts_session_id & _MASK32,
+        1 if restartable else 0,
+    )
 
 
 class _RM_FILTER_INFO_UNION(ctypes.Union):
@@ -283,85 +332,13 @@ def filetime_to_int(filetime: Any) -> int:
 
 
 def filetime_set(filetime: Any, value: int) -> None:
-    """Split ``value`` (0 <= value < 2**64) into the two DWORDs, by field name."""
+    """Split ``value`` (0 <= value < 2**64) into the two DWORDs of a FILETIME."""
     if not 0 <= value < 1 << 64:
         raise ValueError(f"FILETIME out of range: {value}")
-    _set_int(filetime, "dwLowDateTime", value & _MASK32)
-    _set_int(filetime, "dwHighDateTime", value >> 32)
-
-
-# --- Field access by name, for our layout or a caller's (c_wchar arrays, c_ulong) --------------
-def _field_type(obj: ctypes.Structure, name: str) -> Any:
-    for klass in type(obj).__mro__:
-        for field in klass.__dict__.get("_fields_", ()):
-            if field[0] == name:
-                return field[1]
-    raise AttributeError(f"{type(obj).__name__} has no field {name!r}")
-
-
-def _set_int(obj: ctypes.Structure, name: str, value: int) -> None:
-    _field_type(obj, name)  # setattr would silently add a plain attribute for a misspelt name
-    setattr(obj, name, value)
-
-
-def _struct_field(obj: ctypes.Structure, name: str) -> ctypes.Structure:
-    _field_type(obj, name)
-    value = getattr(obj, name)
-    if not isinstance(value, ctypes.Structure):
-        raise TypeError(f"{type(obj).__name__}.{name} is not a structure")
-    return value
-
-
-def _text_field(obj: ctypes.Structure, name: str) -> _WArray:
-    """The array field itself (ctypes returns c_wchar array fields as a ``str`` copy)."""
-    field_type = _field_type(obj, name)
-    if not (isinstance(field_type, type) and issubclass(field_type, ctypes.Array)):
-        raise TypeError(f"{type(obj).__name__}.{name} is not a character array")
-    view: _WArray = field_type.from_buffer(obj, getattr(type(obj), name).offset)
-    _element(view)
-    return view
+    filetime.dwLowDateTime = value & _MASK32
+    filetime.dwHighDateTime = value >> 32
 
 
 def _int32(value: int) -> int:
     value &= _MASK32
     return value - (1 << 32) if value & 0x80000000 else value
-
-
-def write_unique_process(target: ctypes.Structure, pid: int, start_time: int) -> None:
-    """Fill an RM_UNIQUE_PROCESS-shaped struct: PID and start time (FILETIME as int)."""
-    _set_int(target, "dwProcessId", pid & _MASK32)
-    filetime_set(_struct_field(target, "ProcessStartTime"), start_time)
-
-
-def read_unique_process(obj: ctypes.Structure) -> tuple[int, int]:
-    """(PID, start time as a 64-bit FILETIME) from an RM_UNIQUE_PROCESS-shaped struct."""
-    _field_type(obj, "dwProcessId")
-    return int(obj.dwProcessId) & _MASK32, filetime_to_int(_struct_field(obj, "ProcessStartTime"))
-
-
-def write_process_info(
-    target: ctypes.Structure,
-    *,
-    pid: int,
-    start_time: int,
-    app_name: str,
-    service_short_name: str,
-    app_type: int,
-    app_status: int,
-    ts_session_id: int,
-    restartable: bool,
-) -> None:
-    """Fill every field of an RM_PROCESS_INFO-shaped struct, with DWORD (32-bit) semantics.
-
-    ``ts_session_id=RM_INVALID_TS_SESSION`` reads back as 0xFFFFFFFF, as a Windows DWORD does,
-    even from a caller's ``c_ulong`` field; strings are cut to fit, NUL-terminated.
-    """
-    if not isinstance(target, ctypes.Structure):
-        raise TypeError(f"expected a ctypes Structure, got {type(target).__name__}")
-    write_unique_process(_struct_field(target, "Process"), pid, start_time)
-    wstr_set(_text_field(target, "strAppName"), app_name)
-    wstr_set(_text_field(target, "strServiceShortName"), service_short_name)
-    _set_int(target, "ApplicationType", _int32(app_type))
-    _set_int(target, "AppStatus", app_status & _MASK32)
-    _set_int(target, "TSSessionId", ts_session_id & _MASK32)
-    _set_int(target, "bRestartable", 1 if restartable else 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .. import winerror
 from .._errors import RmError
@@ -43,6 +44,7 @@ _SHUTDOWN_RANK = {
 }
 
 StatusCallback = Callable[[int], object]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -106,15 +108,16 @@ class SessionApps:
         self._rows: dict[App, AffectedApp] = {}  # one row per app this session has seen
         self._using_now: set[App] = set()  # the apps the last computation found using them
         self._to_restart: list[App] = []  # stopped by RmShutdown, not yet back; stop order
-        self._shut_down = False
+        self._shut_down = False  # an RmShutdown reached this session: RmRestart is in sequence
         self._cancel = threading.Event()
         self._busy = threading.Lock()
+        self._runner: int | None = None  # the thread running the current task
 
-    # -- cancellation ------------------------------------------------------------------
+    # -- tasks and cancellation --------------------------------------------------------
 
     def cancel(self) -> bool:
         """RmCancelCurrentTask: flag the running task; ``False`` if none was running."""
-        if not self._busy.locked():
+        if self._runner is None:
             return False
         self._cancel.set()
         return True
@@ -122,14 +125,29 @@ class SessionApps:
     def _checkpoint(self) -> None:
         if self._cancel.is_set():
             self._cancel.clear()
-            raise RmError.from_code(winerror.ERROR_CANCELLED)
+            raise RmError.from_code(winerror.ERROR_CANCELLED, reason="RmCancelCurrentTask")
 
-    def _task(self, body: Callable[[], int]) -> int:
+    def _task(self, function: str, body: Callable[[], _T]) -> _T:
+        """Run one RmGetList/RmShutdown/RmRestart; tasks of a session run one at a time.
+
+        A call from the status callback of the task running on this very thread cannot wait
+        for that task (it would wait for itself): RmGetList runs at once; RmShutdown and
+        RmRestart are refused (a decision, docs/fidelity.md).
+        """
+        if self._runner == threading.get_ident():
+            if function == "RmGetList":
+                return body()
+            raise RmError.from_code(
+                _fidelity.REENTRANT_TASK_RESULT,
+                reason=f"{function} called from the status callback of a running task",
+            )
         with self._busy:
+            self._runner = threading.get_ident()
             self._cancel.clear()
             try:
                 return body()
             finally:
+                self._runner = None
                 self._cancel.clear()
 
     # -- RmGetList ---------------------------------------------------------------------
@@ -138,13 +156,7 @@ class SessionApps:
         self, resources: Resources, caller: Caller
     ) -> tuple[list[AffectedApp], RM_REBOOT_REASON]:
         """The affected apps (recomputed now) and the combined reboot reasons."""
-        rows: list[AffectedApp] = []
-
-        def body() -> int:
-            rows.extend(self._compute(resources, caller))
-            return 0
-
-        self._task(body)
+        rows = self._task("RmGetList", lambda: self._compute(resources, caller))
         reasons = RM_REBOOT_REASON.RmRebootReasonNone
         for row in rows:
             reasons |= row.reasons
@@ -153,8 +165,11 @@ class SessionApps:
     def _compute(self, resources: Resources, caller: Caller) -> list[AffectedApp]:
         """Who uses the resources now, plus every app this session stopped or restarted
         (so their AppStatus stays visible); one row per app, masks read fresh."""
-        if any(self.world.is_directory(path) for path in resources.files):
-            raise RmError.from_code(winerror.ERROR_ACCESS_DENIED)
+        for path in resources.files:
+            if self.world.is_directory(path):
+                raise RmError.from_code(
+                    winerror.ERROR_ACCESS_DENIED, reason=f"{path} is a directory"
+                )
         found = dict.fromkeys(self.world.holders(resources.files))
         self._checkpoint()
         for pid, start in resources.processes:
@@ -169,6 +184,7 @@ class SessionApps:
         return [self._row(app, caller) for app in found]
 
     def _row(self, app: App, caller: Caller) -> AffectedApp:
+        """The app's row, updated in place (a running task keeps the same row objects)."""
         reasons = RM_REBOOT_REASON.RmRebootReasonNone
         if app.critical:
             reasons |= (
@@ -184,20 +200,25 @@ class SessionApps:
         if app.pid == caller.pid:
             reasons |= RM_REBOOT_REASON.RmRebootReasonDetectedSelf
         cannot_act = app.critical or app.other_user or app.pid == caller.pid
-        status = self._rows[app].status & _RM_HISTORY if app in self._rows else 0
-        if app.running:
-            status |= RM_APP_STATUS.RmStatusRunning
-        row = AffectedApp(
-            app=app,
-            id=app.id,
-            app_type=RM_APP_TYPE.RmCritical if cannot_act else app.app_type,
-            status=RM_APP_STATUS(status) | self._mask(app),
-            reasons=reasons,
-            ts_session=RM_INVALID_TS_SESSION if app.is_service or app.critical else app.ts_session,
-            restartable=not app.critical
+        row = self._rows.get(app)
+        history = row.status & _RM_HISTORY if row is not None else 0
+        status = RM_APP_STATUS(history | (RM_APP_STATUS.RmStatusRunning if app.running else 0))
+        fields = {
+            "id": app.id,
+            "app_type": RM_APP_TYPE.RmCritical if cannot_act else app.app_type,
+            "status": status | self._mask(app),
+            "reasons": reasons,
+            "ts_session": RM_INVALID_TS_SESSION
+            if app.is_service or app.critical
+            else app.ts_session,
+            "restartable": not app.critical
             and (app.is_service or (app.restartable and not cannot_act)),
-        )
-        self._rows[app] = row
+        }
+        if row is None:
+            row = self._rows[app] = AffectedApp(app=app, **fields)  # type: ignore[arg-type]
+        else:
+            for name, value in fields.items():
+                setattr(row, name, value)
         return row
 
     def _mask(self, app: App) -> RM_APP_STATUS:
@@ -218,33 +239,46 @@ class SessionApps:
         force: bool,
         only_registered: bool,
         callback: StatusCallback | None,
-    ) -> int:
-        """Stop the affected apps in the documented order; return the Win32 code."""
+    ) -> None:
+        """Stop the affected apps in the documented order; raise the failure's code."""
 
-        def body() -> int:
+        def body() -> None:
+            self._shut_down = True  # documented: RmRestart is out of sequence only before this
             rows = self._compute(resources, caller)
-            if any(row.reasons for row in rows):
-                return winerror.ERROR_FAIL_NOACTION_REBOOT
+            needing_reboot = [row.app_name for row in rows if row.reasons]
+            if needing_reboot:
+                raise RmError.from_code(
+                    winerror.ERROR_FAIL_NOACTION_REBOOT,
+                    reason=f"a restart is needed to free: {', '.join(needing_reboot)}",
+                )
             targets = [
                 row
                 for row in rows
                 if row.app in self._using_now
                 and not self._mask(row.app) & RM_APP_STATUS.RmStatusShutdownMasked
             ]
-            if only_registered and not all(row.restartable for row in targets):
-                return _fidelity.SHUTDOWN_ONLY_REGISTERED_REFUSAL
+            unregistered = [row.app_name for row in targets if not row.restartable]
+            if only_registered and unregistered:
+                raise RmError.from_code(
+                    _fidelity.SHUTDOWN_ONLY_REGISTERED_REFUSAL,
+                    reason="RmShutdownOnlyRegistered, but not registered for restart: "
+                    + ", ".join(unregistered),
+                )
             targets.sort(key=lambda row: _SHUTDOWN_RANK.get(row.app_type, 0))
-            self._shut_down = True  # from here on RmRestart is in sequence, even if cancelled
             report = _progress(callback)
-            failed = False
+            failed = []
             for done, row in enumerate(targets):
                 self._checkpoint()
-                failed |= not self._stop(row, force)
+                if not self._stop(row, force):
+                    failed.append(row.app_name)
                 report(done + 1, len(targets))
             report(len(targets), len(targets))
-            return winerror.ERROR_FAIL_SHUTDOWN if failed else winerror.ERROR_SUCCESS
+            if failed:
+                raise RmError.from_code(
+                    winerror.ERROR_FAIL_SHUTDOWN, reason=f"did not close: {', '.join(failed)}"
+                )
 
-        return self._task(body)
+        self._task("RmShutdown", body)
 
     def _stop(self, row: AffectedApp, force: bool) -> bool:
         timeout = SERVICE_KILL_TIMEOUT if row.app.is_service else HUNG_APP_TIMEOUT
@@ -265,12 +299,16 @@ class SessionApps:
 
     # -- RmRestart ---------------------------------------------------------------------
 
-    def restart(self, callback: StatusCallback | None) -> int:
-        """Restart, in reverse order, the restartable apps the shutdown stopped."""
+    def restart(self, callback: StatusCallback | None) -> None:
+        """Restart, in reverse order, the restartable apps the shutdown stopped; each comes
+        back as a new process (new PID, new start time), as on Windows."""
 
-        def body() -> int:
+        def body() -> None:
             if not self._shut_down:
-                return winerror.ERROR_REQUEST_OUT_OF_SEQUENCE
+                raise RmError.from_code(
+                    winerror.ERROR_REQUEST_OUT_OF_SEQUENCE,
+                    reason="RmRestart before any RmShutdown of this session",
+                )
             due = [
                 self._rows[app]
                 for app in reversed(self._to_restart)
@@ -278,7 +316,7 @@ class SessionApps:
                 and not self._mask(app) & RM_APP_STATUS.RmStatusRestartMasked
             ]
             report = _progress(callback)
-            failed = False
+            failed = []
             for done, row in enumerate(due):
                 self._checkpoint()
                 if self.world.start_again(row.app):
@@ -287,9 +325,12 @@ class SessionApps:
                     self._to_restart.remove(row.app)
                 else:
                     row.status |= RM_APP_STATUS.RmStatusErrorOnRestart
-                    failed = True
+                    failed.append(row.app_name)
                 report(done + 1, len(due))
             report(len(due), len(due))
-            return winerror.ERROR_FAIL_RESTART if failed else winerror.ERROR_SUCCESS
+            if failed:
+                raise RmError.from_code(
+                    winerror.ERROR_FAIL_RESTART, reason=f"did not restart: {', '.join(failed)}"
+                )
 
-        return self._task(body)
+        self._task("RmRestart", body)

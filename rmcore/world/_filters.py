@@ -9,6 +9,7 @@ latest wins.
 from __future__ import annotations
 
 import ctypes
+import struct
 from dataclasses import dataclass
 
 from ..session import _fidelity
@@ -18,6 +19,7 @@ from ._world import App
 __all__ = ["FilterSet", "FilterTarget", "read_filter_buffer"]
 
 _ALIGN = ctypes.alignment(RM_FILTER_INFO)
+_POINTER = ctypes.sizeof(ctypes.c_void_p)
 
 
 @dataclass(frozen=True)
@@ -82,33 +84,32 @@ class FilterSet:
         """Bytes RmGetFilterList needs for every filter."""
         return sum(self._record_sizes())
 
-    def write_buffer(self, address: int) -> None:
-        """Write the records at *address* (the caller checked there is room).
+    def buffer_bytes(self, address: int) -> bytes:
+        """The records as they are written to a buffer that will be at *address*.
 
         Layout (an rmcore decision, spec §7.9): each RM_FILTER_INFO is followed by its
         NUL-terminated UTF-16 string, the whole padded to pointer alignment; the union's
         string pointer points at that copy; ``cbNextOffset`` is the distance to the next
         record and 0 in the last.
         """
-        offset = 0
+        header = ctypes.sizeof(RM_FILTER_INFO)
+        union_at = RM_FILTER_INFO._u.offset  # type: ignore[attr-defined]
         sizes = self._record_sizes()
+        out = bytearray()
         for index, (target, action) in enumerate(self._by_key.values()):
-            record = RM_FILTER_INFO.from_address(address + offset)
-            ctypes.memset(address + offset, 0, sizes[index])
-            record.FilterAction = int(action)
-            record.FilterTrigger = int(target.trigger)
-            record.cbNextOffset = sizes[index] if index + 1 < len(sizes) else 0
+            record = bytearray(sizes[index])
+            following = sizes[index] if index + 1 < len(sizes) else 0
+            struct.pack_into("<iiI", record, 0, int(action), int(target.trigger), following)
             if isinstance(target.value, tuple):
-                record.Process.dwProcessId = target.value[0]
-                record.Process.ProcessStartTime.dwLowDateTime = target.value[1] & 0xFFFFFFFF
-                record.Process.ProcessStartTime.dwHighDateTime = target.value[1] >> 32
+                pid, start = target.value
+                struct.pack_into("<III", record, union_at, pid, start & 0xFFFFFFFF, start >> 32)
             else:
-                text_at = address + offset + ctypes.sizeof(RM_FILTER_INFO)
-                encoded = (target.value + "\0").encode("utf-16-le", "surrogatepass")
-                ctypes.memmove(text_at, encoded, len(encoded))
-                pointer = ctypes.cast(text_at, type(record.strFilename))
-                record.strFilename = pointer  # the union: the service name pointer too
-            offset += sizes[index]
+                text = (target.value + "\0").encode("utf-16-le", "surrogatepass")
+                record[header : header + len(text)] = text
+                text_at = address + len(out) + header
+                struct.pack_into("<Q" if _POINTER == 8 else "<I", record, union_at, text_at)
+            out += record
+        return bytes(out)
 
 
 def read_filter_buffer(

@@ -205,10 +205,14 @@ class World:
             return True
 
     def start_again(self, app: App) -> bool:
-        """Relaunch a stopped app (a new process start time, the same command)."""
+        """Relaunch a stopped app: the same command as a new process (a new PID and a new
+        start time, as Windows' RmRestart gives), or ``False`` if it fails to start."""
         with self._lock:
             if app.restart_fails:
                 return False
+            app.pid = next(self._pids)
+            app.start_time = _FILETIME_2026 + len(self._apps) + int(
+                max(self.now, 1) * _TICKS_PER_SECOND
+            )
             app.running = True
-            app.start_time += int(max(self.now, 1) * _TICKS_PER_SECOND)
             return True
