@@ -35,8 +35,11 @@ RUNNER = HERE / "patch_run.py"
 WINDOWS = sys.platform == "win32"
 WINDOWS_ONLY_NAMES = (
     "WinDLL",
+    "OleDLL",
     "windll",
+    "oledll",
     "WINFUNCTYPE",
+    "HRESULT",
     "WinError",
     "FormatError",
     "GetLastError",
@@ -52,6 +55,10 @@ def _ctypes_state() -> dict[str, object]:
     state: dict[str, object] = {n: vars(ctypes).get(n, "<absent>") for n in WINDOWS_ONLY_NAMES}
     state["CDLL.__init__"] = vars(ctypes.CDLL)["__init__"]
     state["find_library"] = ctypes.util.find_library
+    state["CFUNCTYPE"] = ctypes.CFUNCTYPE
+    state["hooked prototypes"] = [
+        prototype for prototype in ctypes._c_functype_cache.values() if "__new__" in vars(prototype)
+    ]
     state["cdll cache"] = dict(vars(ctypes.cdll))
     return state
 
@@ -68,7 +75,7 @@ def _no_patch_leaks() -> Iterator[None]:
     """Every test leaves ctypes as it found it and no patch active."""
     before = _ctypes_state()
     yield
-    assert not _patch._stack, "a patch is still active"
+    assert _patch._active_count == 0, "a patch is still active"
     assert _ctypes_state() == before
 
 
@@ -178,9 +185,12 @@ def test_windows_only_names_exist_only_while_patched() -> None:
 @pytest.mark.skipif(WINDOWS, reason="off Windows only: these are the real ones on Windows")
 def test_provided_last_error_and_win_error() -> None:
     with patch():
+        kernel32 = ctypes.WinDLL("kernel32")  # type: ignore[attr-defined]
         assert ctypes.set_last_error(121) == 0  # type: ignore[attr-defined]
-        assert ctypes.get_last_error() == 121  # type: ignore[attr-defined]
-        assert ctypes.GetLastError() == 121  # type: ignore[attr-defined]
+        assert ctypes.get_last_error() == 121  # type: ignore[attr-defined]  # ctypes' copy
+        assert ctypes.GetLastError() == 0  # type: ignore[attr-defined]  # the thread's own
+        kernel32.SetLastError(121)
+        assert ctypes.GetLastError() == kernel32.GetLastError() == 121  # type: ignore[attr-defined]
         error = ctypes.WinError()  # type: ignore[attr-defined]
         assert isinstance(error, OSError) and error.winerror == 121  # type: ignore[attr-defined]
         assert str(error) == "[WinError 121] The semaphore timeout period has expired."
@@ -188,6 +198,7 @@ def test_provided_last_error_and_win_error() -> None:
         assert ctypes.FormatError(1219).startswith("Multiple connections")  # type: ignore[attr-defined]
         assert ctypes.FormatError(99999) == "<no description>"  # type: ignore[attr-defined]
         ctypes.set_last_error(0)  # type: ignore[attr-defined]
+        kernel32.SetLastError(0)
 
 
 def test_exception_inside_the_block_still_restores_ctypes() -> None:
@@ -196,7 +207,7 @@ def test_exception_inside_the_block_still_restores_ctypes() -> None:
         assert hasattr(ctypes, "WinDLL")
         raise KeyError("boom")
     assert _ctypes_state() == before
-    assert not _patch._stack
+    assert _patch._active_count == 0
 
 
 def test_real_dll_cached_by_a_loader_before_the_patch_is_put_back() -> None:
@@ -226,28 +237,47 @@ def test_start_and_stop() -> None:
         patcher.stop()
     with pytest.raises(RuntimeError, match="not active"):
         patcher.stop()
-    with pytest.raises(RuntimeError, match=r"no rmcore\.patch"):
-        active_simulator()
+    assert active_simulator() is not sim  # the test's own again (one simulator per test)
     again = patcher.start()  # a stopped patcher can start again, with a fresh Simulator
     assert again is not sim
     patcher.stop()
 
 
-def test_store_none_is_a_fresh_temporary_store_removed_at_stop() -> None:
-    with patch() as first:
-        store = first.store
-        assert os.path.isdir(store)
+def test_own_simulator_gets_a_fresh_temporary_store_exported_to_children(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("RMCORE_STORE", raising=False)
+    with patch(ts_session=1) as first:  # options: its own Simulator, not the test's
+        store = first.store.describe()
+        assert os.path.isdir(store) and os.environ["RMCORE_STORE"] == store
         _start(ctypes.CDLL("rstrtmgr"))
-    assert not os.path.exists(store)
-    with patch() as second:
-        assert second.store != store and second.sessions.sessions() == []
+    assert not os.path.exists(store) and "RMCORE_STORE" not in os.environ
+    with patch(ts_session=1) as second:
+        assert second.store.describe() != store and second.sessions.sessions() == []
+
+
+def test_own_simulator_honours_rmcore_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "shared")
+    monkeypatch.setenv("RMCORE_STORE", store)
+    with patch(ts_session=1) as sim:
+        assert sim.store.describe() == store
+        _start(ctypes.CDLL("rstrtmgr"))
+    assert os.environ["RMCORE_STORE"] == store and os.path.isdir(store)
+
+
+def test_without_options_a_patch_serves_the_tests_simulator(rm: rmcore.Simulator) -> None:
+    with patch() as sim, patch() as inner:
+        assert sim is inner is rm
+        assert _start(ctypes.WinDLL("rstrtmgr"))[1] in rm.handles()  # type: ignore[attr-defined]
 
 
 def test_explicit_store_is_kept_and_the_process_exits_at_stop(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     with patch(store=store) as sim:
         _start(ctypes.CDLL("rstrtmgr"))
-        assert sim.store == store
+        assert sim.store.describe() == store
     assert os.path.isdir(store)
     with pytest.raises(rmcore.SimulatorExited):
         _start(sim)  # the simulated process that loaded the DLL has exited
@@ -269,7 +299,7 @@ def test_decorator_on_a_function_is_fresh_per_call() -> None:
     assert use_dll.__name__ == "use_dll"
     assert use_dll("a") == "a" and use_dll("b") == "b"
     assert len(seen) == 2 and seen[0] is not seen[1]
-    assert not _patch._stack
+    assert _patch._active_count == 0
 
 
 def test_bare_decorator() -> None:
@@ -287,7 +317,7 @@ def test_decorator_on_a_class_patches_each_test_method_freshly() -> None:
 
     class Suite:
         def helper(self) -> bool:
-            return bool(_patch._stack)
+            return bool(_patch._active_count)
 
         def test_one(self) -> None:
             seen.append(active_simulator())
@@ -347,7 +377,7 @@ def test_decorator_on_a_unittest_testcase() -> None:
     unittest.defaultTestLoader.loadTestsFromTestCase(Case).run(result)
     assert result.wasSuccessful(), result.errors + result.failures
     assert len(seen) == 2 and seen[0] is not seen[1]
-    assert not _patch._stack
+    assert _patch._active_count == 0
 
 
 def test_nested_patches_are_counted_and_share_the_simulator() -> None:
@@ -358,24 +388,26 @@ def test_nested_patches_are_counted_and_share_the_simulator() -> None:
         warnings.simplefilter("error")
         assert inner.start() is outer_sim
     inner.stop()
-    assert hasattr(ctypes, "CDLL") and _patch._stack  # still patched: the outer is active
+    assert hasattr(ctypes, "WinDLL") and _patch._active_count == 1  # the outer is active
     assert _start(ctypes.CDLL("rstrtmgr"))[1] in outer_sim.handles()
     outer.stop()
-    assert not _patch._stack
+    assert _patch._active_count == 0
 
 
-def test_nested_patch_with_the_same_options_reuses_without_warning(tmp_path: Path) -> None:
+def test_nested_patch_without_options_reuses_without_warning(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     with patch(store=store, max_sessions=4) as outer, warnings.catch_warnings():
         warnings.simplefilter("error")
-        with patch(store=Path(store)) as inner, patch(max_sessions=4) as innermost:
+        with patch() as inner, patch(faults={"RmEndSession": 6}) as innermost:
             assert inner is outer is innermost
+            assert outer.faults.pending("RmEndSession") is not None
+        outer.faults.clear()
 
 
 def test_nested_patch_with_other_options_warns_and_uses_its_own_simulator() -> None:
     with patch() as outer:
         outer_dll = ctypes.windll.rstrtmgr  # type: ignore[attr-defined]
-        with pytest.warns(RuntimeWarning, match="different options") as record:
+        with pytest.warns(RuntimeWarning, match="its own Simulator") as record:
             inner_patch = patch(max_sessions=1)
             inner = inner_patch.start()
         assert record[0].filename == __file__
@@ -393,14 +425,14 @@ def test_nested_patch_with_other_options_warns_and_uses_its_own_simulator() -> N
 
 
 def test_outer_stopped_first_keeps_the_shared_simulator_alive() -> None:
-    outer, inner = patch(), patch()
+    outer, inner = patch(ts_session=1), patch()
     sim = outer.start()
-    inner.start()
-    outer.stop()  # out of order: the inner still uses the outer's Simulator
+    assert inner.start() is sim
+    outer.stop()  # out of order: the inner still serves the outer's Simulator...
     assert _start(ctypes.CDLL("rstrtmgr"))[0] == 0
-    store = sim.store
+    assert active_simulator() is sim
     inner.stop()
-    assert not os.path.exists(store)
+    assert active_simulator() is not sim
 
 
 def test_unknown_option_is_a_type_error() -> None:

@@ -18,12 +18,12 @@ from typing import Any, Protocol
 
 from .._errors import RmUsageWarning
 from . import _winctypes
+from ._memory import check_address
 
 __all__ = ["Library", "SimulatedFunction", "StaleDLLError"]
 
 _CArgObject = type(ctypes.byref(ctypes.c_int()))
 _CFuncPtr: type = ctypes.CFUNCTYPE(None).__mro__[1]
-_POINTER_CODES = ("z", "Z", "O", "P")  # restypes that would dereference a Win32 code
 _PARAMFLAG_IN, _PARAMFLAG_OUT, _PARAMFLAG_LCID = 1, 2, 4
 
 # ctypes type code -> (kind, size) on Windows (long 32-bit, wchar_t 16-bit), so two types
@@ -106,7 +106,13 @@ def _result(restype: Any, value: Any) -> Any:
     if not isinstance(value, int):
         return value  # an implementation returning a Python object (stand-in functions)
     if isinstance(restype, type) and issubclass(restype, ctypes._SimpleCData):
-        if getattr(restype, "_type_", None) in _POINTER_CODES and restype is not ctypes.c_void_p:
+        code = getattr(restype, "_type_", None)
+        if code == "O":
+            raise TypeError(f"restype {restype.__name__} cannot hold a C result")
+        if code in ("z", "Z"):  # ctypes reads a string at the result: an address
+            if value == 0:
+                return None
+            check_address(value, writing=False)  # a Win32 code is no address: as on Windows
             return ctypes.cast(value, restype).value
         instance = restype(value)
         fundamental = ctypes._SimpleCData in restype.__bases__

@@ -55,6 +55,7 @@ _HARMLESS: dict[tuple[str, str], int] = {
     ("ole32", "CoIncrementMTAUsage"): 0,
     ("combase", "CoIncrementMTAUsage"): 0,
     ("combase", "RoInitialize"): 0,
+    ("shell32", "IsUserAnAdmin"): 0,  # FALSE: a test double never runs elevated
 }
 
 
@@ -104,12 +105,29 @@ class NativeLibrary:
         self.simulator = simulator
 
     def implementation(self, function: str) -> tuple[Callable[..., Any], int] | None:
+        """The export, or (for a name this DLL has on Windows but rmcore does not simulate)
+        a function that raises :class:`NotSimulatedError` when called."""
         method = getattr(self, function, None)
         arity = getattr(method, "__rm_native__", None)
-        return None if arity is None else (method, arity)  # type: ignore[return-value]
+        if arity is not None:
+            return method, arity  # type: ignore[return-value]
+        return _not_simulated(self.name, function)
 
     def live(self) -> bool:
         return _active.is_active(self.simulator)
+
+
+def _not_simulated(library: str, function: str) -> tuple[Callable[..., Any], int] | None:
+    if function.startswith("_"):
+        return None
+    result = _HARMLESS.get((library, function))
+    if result is not None:
+        return (lambda *args: result), -1
+
+    def not_simulated(*args: object) -> Any:
+        raise NotSimulatedError(f"not simulated by rmcore: {library}.{function}")
+
+    return not_simulated, -1
 
 
 class _Rstrtmgr:
@@ -134,16 +152,7 @@ class _StandIn:
         self.simulator = simulator
 
     def implementation(self, function: str) -> tuple[Callable[..., Any], int] | None:
-        if function.startswith("_"):
-            return None
-        result = _HARMLESS.get((self.name, function))
-        if result is not None:
-            return (lambda *args: result), -1
-
-        def not_simulated(*args: object) -> Any:
-            raise NotSimulatedError(f"not simulated by rmcore: {self.name}.{function}")
-
-        return not_simulated, -1
+        return _not_simulated(self.name, function)
 
     def live(self) -> bool:
         return _active.is_active(self.simulator)

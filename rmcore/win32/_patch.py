@@ -47,6 +47,7 @@ _SIMULATOR_OPTIONS = ("store", "max_sessions", "mutex_timeout", "world", "ts_ses
 _OPTIONS = (*_SIMULATOR_OPTIONS, "faults", "neighbourhood")
 _lock = threading.RLock()
 _active_count = 0
+_running: list[Patcher] = []  # active patchers, in start order
 
 
 @dataclass
@@ -125,6 +126,7 @@ class Patcher:
                 _release(activation)
                 raise
             _active_count += 1
+            _running.append(self)
             self._activation = activation
             return activation.simulator
 
@@ -159,6 +161,19 @@ class Patcher:
             self._activation = None
             _active.pop(self)
             _active_count -= 1
+            _running.remove(self)
+            heir = next(
+                (
+                    p
+                    for p in _running
+                    if p._activation and p._activation.simulator is activation.simulator
+                ),
+                None,
+            )
+            if heir is not None and heir._activation is not None and activation.owned:
+                heir._activation, activation = activation, heir._activation  # stopped early:
+                activation.owned = False  # the patch still serving the Simulator now owns it
+                heir._activation.owned = True
             try:
                 if _active_count == 0:
                     _loader.uninstall()
