@@ -7,20 +7,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from . import winerror
 from ._errors import RmError
-from .registry_store import RegistryStore, StoreError
+from .registry_store import DiskStore, Problem, StoreError, open_store
+from .session import ReapResult, SessionInfo, SessionTable
 from .session._fidelity import DEFAULT_MUTEX_TIMEOUT
-from .session._table import SessionInfo, SessionTable
 
 __all__ = ["main"]
 
 
-def _table(store: str | None, mutex_timeout: float) -> SessionTable:
-    return SessionTable(RegistryStore(store), max_sessions=64, mutex_timeout=mutex_timeout)
+def _store_path(text: str) -> str:
+    """``--store``: a path the shell user typed, made absolute here (the store layer refuses
+    relative ones); ``:memory:`` would vanish with this process, so it is refused too."""
+    if not text or text == ":memory:":
+        raise argparse.ArgumentTypeError(f"need a store directory, not {text!r}")
+    return os.path.abspath(text)
+
+
+def _table(args: argparse.Namespace, *, create: bool) -> SessionTable:
+    store = open_store(args.store, create=create)
+    return SessionTable(store, max_sessions=64, mutex_timeout=args.mutex_timeout)
 
 
 def _session_json(info: SessionInfo) -> dict[str, object]:
@@ -33,39 +43,85 @@ def _session_json(info: SessionInfo) -> dict[str, object]:
         "alive": info.alive,
         "secondaries": info.secondaries,
         "sequence": info.sequence,
+        "files": info.files,
     }
 
 
+def _problems_json(problems: list[Problem]) -> list[dict[str, str]]:
+    return [{"path": problem.path, "reason": problem.reason} for problem in problems]
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    if problems:
+        print(f"problems ({len(problems)}, left alone):")
+        for problem in problems:
+            print(f"  {problem.path}: {problem.reason}")
+
+
 def _cmd_sessions(args: argparse.Namespace) -> int:
-    table = _table(args.store, args.mutex_timeout)
-    infos = table.sessions()
+    table = _table(args, create=False)  # read-only: creates, chmods and locks nothing
+    infos, problems = table.sessions(), table.problems()
+    where = table.store.describe()
     if args.json:
-        print(
-            json.dumps({"store": table.store.path, "sessions": [_session_json(i) for i in infos]})
-        )
+        listing: dict[str, object] = {
+            "store": where,
+            "sessions": [_session_json(i) for i in infos],
+            "problems": _problems_json(problems),
+        }
+        if args.hive:
+            listing["hive"] = {
+                key: {name: [value.type.name, value.display()] for name, value in values.items()}
+                for key, values in table.hive().items()
+            }
+        print(json.dumps(listing))
         return 0
-    print(f"store: {table.store.path}")
-    if not infos:
+    print(f"store: {where}")
+    if args.hive:
+        _print_hive(table)
+    elif not infos:
         print("no sessions")
-        return 0
-    print(f"{'SESSION':<12} {'OWNER PID':>9} {'STATE':<9} {'SECONDARIES':>11} {'SEQUENCE':>8}")
-    for info in infos:
-        state = "alive" if info.alive else "abandoned"
+    else:
         print(
-            f"{info.name:<12} {info.owner.os_process.pid:>9} {state:<9} "
-            f"{info.secondaries:>11} {info.sequence:>8}"
+            f"{'SESSION':<12} {'OWNER PID':>9} {'STATE':<9} {'SECONDARIES':>11} "
+            f"{'SEQUENCE':>8} {'FILES':>5}"
         )
+        for info in infos:
+            state = "alive" if info.alive else "abandoned"
+            print(
+                f"{info.name:<12} {info.owner.os_process.pid:>9} {state:<9} "
+                f"{info.secondaries:>11} {info.sequence:>8} {info.files:>5}"
+            )
+    _print_problems(problems)
     return 0
 
 
+def _print_hive(table: SessionTable) -> None:
+    """The sessions as regedit would show HKCU\\Software\\Microsoft\\RestartManager."""
+    view = table.hive()
+    if not view:
+        print("no sessions")
+    for key, values in view.items():
+        print(key)
+        for name, value in values.items():
+            print(f"  {name:<14} {value.type.name:<13} {value.display()}")
+
+
 def _cmd_reap(args: argparse.Namespace) -> int:
-    table = _table(args.store, args.mutex_timeout)
-    reaped = table.reap()
+    existing = open_store(args.store, create=False)  # checks the location, creates nothing
+    where = existing.describe()
+    exists = not isinstance(existing, DiskStore) or existing.exists
+    # No store there (or an empty directory): nothing to reap, and no store is made for it.
+    result = _table(args, create=True).reap() if exists else ReapResult([], [], [])
     if args.json:
-        print(json.dumps({"store": table.store.path, "reaped": reaped}))
-    else:
-        print(f"reaped {len(reaped)} abandoned session(s)" + (": " if reaped else ""), end="")
-        print(", ".join(reaped))
+        reaped = {"reaped": list(result), "files": result.files}
+        problems = _problems_json(result.problems)
+        print(json.dumps({"store": where, **reaped, "problems": problems}))
+        return 0
+    print(f"reaped {len(result)} abandoned session(s)" + (": " if result else ""), end="")
+    print(", ".join(result))
+    if result.files:
+        print(f"removed {len(result.files)} leftover file(s): {', '.join(result.files)}")
+    _print_problems(result.problems)
     return 0
 
 
@@ -107,16 +163,25 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--store", help="store directory (default: a fresh temporary one)")
     demo.set_defaults(run=_cmd_demo)
     for name, run, text in (
-        ("sessions", _cmd_sessions, "list the sessions of a store"),
-        ("reap", _cmd_reap, "remove abandoned sessions (their owner process is gone)"),
+        ("sessions", _cmd_sessions, "list the sessions of a store (read-only)"),
+        ("reap", _cmd_reap, "remove what dead processes left: abandoned sessions, temp files"),
     ):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("--store", help="store directory (default: $RMCORE_STORE or per-user)")
+        sub.add_argument(
+            "--store",
+            type=_store_path,
+            help="store directory (default: $RMCORE_STORE or per-user)",
+        )
         sub.add_argument("--json", action="store_true", help="print JSON")
         sub.add_argument(
             "--mutex-timeout", type=float, default=DEFAULT_MUTEX_TIMEOUT, help=argparse.SUPPRESS
         )
-        sub.set_defaults(run=run)
+        sub.set_defaults(run=run, hive=False)
+    commands.choices["sessions"].add_argument(
+        "--hive",
+        action="store_true",
+        help="show HKCU\\Software\\Microsoft\\RestartManager as Windows would hold it",
+    )
     who = commands.add_parser("who", help="list the processes of this machine using the files")
     who.add_argument("paths", nargs="+", metavar="PATH", help="files to look for")
     who.add_argument("--json", action="store_true", help="print JSON")

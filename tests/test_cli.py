@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import join, start
@@ -77,10 +79,66 @@ def test_bad_usage_exits_2() -> None:
     assert exited.value.code == 2
 
 
-def test_store_that_is_a_file_exits_1(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
-    import pathlib
-
-    blocker = pathlib.Path(str(tmp_path)) / "plain-file"
+def test_store_that_is_a_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "plain-file"
     blocker.write_text("x")
     assert main(["sessions", "--store", str(blocker)]) == 1
     assert "ERROR_WRITE_FAULT" in capsys.readouterr().err
+
+
+def test_an_empty_store_argument_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("sessions", "reap"):
+        with pytest.raises(SystemExit) as exited:
+            main([command, "--store", ""])
+        assert exited.value.code == 2
+        assert "need a store directory" in capsys.readouterr().err
+
+
+def test_a_relative_store_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["sessions", "--store", "here", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["store"] == str(tmp_path / "here")
+    assert not (tmp_path / "here").exists()  # a listing creates nothing
+
+
+def test_sessions_hive_shows_the_key_windows_would_hold(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = rmcore.Simulator(store)
+    handle = start(sim)[1]
+    files = (ctypes.c_wchar_p * 2)("C:\\a.txt", "C:\\b.txt")
+    assert sim.RmRegisterResources(handle, 2, files, 0, None, 0, None) == 0
+    assert main(["sessions", "--store", store, "--hive"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "HKCU\\Software\\Microsoft\\RestartManager\\Session0000" in lines
+    assert any(re.fullmatch(r"  Sequence +REG_DWORD +0x00000001 \(1\)", line) for line in lines)
+    assert "  RegFiles0000   REG_MULTI_SZ  C:\\a.txt | C:\\b.txt" in lines
+    assert main(["sessions", "--store", store, "--hive", "--json"]) == 0
+    hive = json.loads(capsys.readouterr().out)["hive"]
+    values = hive["HKCU\\Software\\Microsoft\\RestartManager\\Session0000"]
+    assert values["Sequence"] == ["REG_DWORD", "0x00000001 (1)"]
+    assert values["Owner"][0] == "REG_BINARY" and len(values["Owner"][1].split()) == 12
+
+
+def test_problems_are_listed_and_reap_reports_what_it_removed(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gone = rmcore.Simulator(store)
+    start(gone)
+    gone.terminate()
+    Path(store, "notes.txt").write_text("mine")
+    Path(store, "HKCU", "Software", "rmcore", "Sessions.key.2147483600.7.tmp").write_text("x")
+    assert main(["sessions", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "Session0000" in out and "abandoned" in out
+    assert "problems (1, left alone):\n  notes.txt: foreign file (not a store file)" in out
+    assert main(["reap", "--store", store, "--json"]) == 0
+    reaped = json.loads(capsys.readouterr().out)
+    assert reaped["reaped"] == ["Session0000"]
+    assert reaped["files"] == ["HKCU/Software/rmcore/Sessions.key.2147483600.7.tmp"]
+    assert reaped["problems"] == [
+        {"path": "notes.txt", "reason": "foreign file (not a store file)"}
+    ]
+    assert Path(store, "notes.txt").read_text() == "mine"

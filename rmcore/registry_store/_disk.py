@@ -79,6 +79,11 @@ class DiskStore(Store):
     def describe(self) -> str:
         return self.path
 
+    @property
+    def exists(self) -> bool:
+        """Whether a store is there (read-only opens may find none, or an empty directory)."""
+        return self._root.marked()
+
     def _before_write(self, what: str) -> None:
         if not self._root.writable:
             raise StoreWriteError(f"store {self.path} is opened read-only")

@@ -185,6 +185,10 @@ class Root:
         finally:
             os.close(fd)
 
+    def marked(self) -> bool:
+        """Whether a store is there: the directory exists and carries the marker."""
+        return self._dir is not None and self._has_marker()
+
     def dir(self) -> _fs.Dir | None:
         """The root, after checking it is still the directory opened (``None``: a missing
         store opened read-only). A store moved or replaced meanwhile raises StoreError."""
