@@ -30,16 +30,14 @@ from rm_calls import join, start
 
 import rmcore
 from rmcore import winerror as we
-from rmcore.registry_store import RegistryStore
+from rmcore.registry_store import RegValue, open_store
 from rmcore.session import _fidelity
+from rmcore.session._records import read_header
+from rmcore.session._snapshot import RESOURCES_KEY, TABLE_KEY, session_number
 
 REPO = Path(__file__).resolve().parents[1]
 CHILD_SCRIPT = Path(__file__).resolve().parent / "mp_children" / "rm_child.py"
 DEADLINE = 60.0  # generous: only a hung child ever gets near it
-
-SESSIONS_KEY = "HKCU\\Software\\Microsoft\\RestartManager"
-SESSIONS_DIR = ("HKCU", "Software", "Microsoft", "RestartManager")
-INDEX_DIR = ("HKCU", "Software", "rmcore", "KeyIndex")
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
 
@@ -154,18 +152,21 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
 # -- store inspection --------------------------------------------------------------------------
 
 
+def table_values(store: str) -> dict[str, RegValue]:
+    """The session table key's values, read without the mutex (nothing is created)."""
+    return dict(open_store(store, create=False).read_key(TABLE_KEY) or {})
+
+
 def session_names(store: str) -> list[str]:
-    folder = Path(store, *SESSIONS_DIR)
-    return sorted(p.name[: -len(".key")] for p in folder.glob("*.key"))
+    return sorted(name for name in table_values(store) if session_number(name) is not None)
 
 
-def index_links(store: str) -> list[str]:
-    """The key index's links (temp files are not links yet and are not listed)."""
-    return sorted(p.name for p in Path(store, *INDEX_DIR).glob("*.key"))
+def session_logs(store: str) -> list[str]:
+    return open_store(store, create=False).logs(RESOURCES_KEY)
 
 
-def temp_files(store: str, *under: str) -> list[str]:
-    return sorted(str(p) for p in Path(store, *under).rglob("*.tmp"))
+def temp_files(store: str) -> list[str]:
+    return sorted(str(p) for p in Path(store).rglob("*.tmp"))
 
 
 def snapshot(store: str) -> dict[str, tuple[str, bytes | str]]:
@@ -185,12 +186,12 @@ def snapshot(store: str) -> dict[str, tuple[str, bytes | str]]:
 
 
 def assert_every_session_decodes(store: str) -> list[str]:
-    """Read every session key file back; return the session names."""
+    """Read the table back (it raises if torn) and unpack every session record in it."""
+    values = table_values(store)
     names = session_names(store)
-    registry = RegistryStore(store)
     for name in names:
-        values = registry.read_key(f"{SESSIONS_KEY}\\{name}")  # raises if torn or corrupt
-        assert values is not None and "Owner" in values and "Sequence" in values, name
+        assert read_header(values[name].data) is not None, name
+    assert set(values) <= {*names, "Exited"}, sorted(values)
     return names
 
 
@@ -216,7 +217,7 @@ def test_secondary_in_another_process_joins_by_key_and_both_end(store: str, spaw
 
     assert primary.RmEndSession(handle) == 0
     assert primary.sessions.sessions() == []
-    assert session_names(store) == [] and index_links(store) == []
+    assert session_names(store) == [] and session_logs(store) == []
 
 
 def test_secondary_in_another_process_after_primary_ended(store: str, spawn: Spawn) -> None:
@@ -232,7 +233,7 @@ def test_secondary_in_another_process_after_primary_ended(store: str, spawn: Spa
     # docs/fidelity.md, spec 7.7: ERROR_INVALID_HANDLE (6)
     assert child.expect("ended")["code"] == _fidelity.STALE_SECONDARY_HANDLE_RESULT
     assert child.exit_code() == 0
-    assert session_names(store) == [] and index_links(store) == []
+    assert session_names(store) == [] and session_logs(store) == []
 
 
 # -- (b) eight processes race for the 64 sessions ----------------------------------------------
@@ -264,7 +265,6 @@ def test_eight_processes_race_for_64_sessions(store: str, spawn: Spawn, tmp_path
     # The store, while every racer is still alive.
     assert session_names(store) == [f"Session{n:04d}" for n in range(limit)]
     assert_every_session_decodes(store)
-    assert len(index_links(store)) == limit
     assert temp_files(store) == []
     observer = rmcore.Simulator(store, max_sessions=limit, mutex_timeout=30.0)
     infos = observer.sessions.sessions()
@@ -287,8 +287,8 @@ def test_eight_processes_race_for_64_sessions(store: str, spawn: Spawn, tmp_path
         ended = child.expect("ended")["codes"]
         assert ended == [0] * won[child.pid]
         assert child.exit_code() == 0
-    assert session_names(store) == [] and index_links(store) == []
-    assert temp_files(store) == []
+    assert session_names(store) == [] and temp_files(store) == []
+    assert open_store(store, create=False).read_key(TABLE_KEY) is None  # no session, no table
 
 
 # -- (c) the registry write mutex held by another process --------------------------------------
@@ -311,7 +311,7 @@ def test_mutex_held_by_another_process_times_out_and_changes_nothing(
     before, listing = snapshot(store), sim.sessions.sessions()
 
     handle = ctypes.c_uint32(0xFFFFFFFF)
-    buffer = ctypes.create_unicode_buffer(rmcore.CCH_RM_SESSION_KEY + 1)
+    buffer = ctypes.create_unicode_buffer(rmcore.win32.CCH_RM_SESSION_KEY + 1)
     assert sim.RmStartSession(ctypes.byref(handle), 0, buffer) == we.ERROR_SEM_TIMEOUT
     assert handle.value == 0xFFFFFFFF and buffer.value == ""  # no outputs written
     assert join(member, key)[0] == we.ERROR_SEM_TIMEOUT
@@ -332,7 +332,7 @@ def test_mutex_held_by_another_process_times_out_and_changes_nothing(
     code, fresh, _ = start(sim)
     assert code == 0
     assert [member.RmEndSession(again), sim.RmEndSession(fresh), sim.RmEndSession(kept)] == [0] * 3
-    assert session_names(store) == [] and index_links(store) == []
+    assert session_names(store) == [] and session_logs(store) == []
 
 
 @posix_only
@@ -364,16 +364,20 @@ def check_after_kill(store: str, scratch: Path) -> None:
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(store, copy, symlinks=True)
     reaper = rmcore.Simulator(copy, mutex_timeout=30.0)
-    assert sorted(reaper.sessions.reap()) == names
+    reaped = reaper.sessions.reap()
+    assert sorted(reaped) == names and reaped.problems == []
     assert session_names(str(copy)) == [] and reaper.sessions.sessions() == []
-    assert temp_files(str(copy), *SESSIONS_DIR) == []
+    assert temp_files(str(copy)) == [] and session_logs(str(copy)) == []
 
-    # At the limit, abandoned sessions are reclaimed: never 353 while one exists.
+    # Abandoned sessions do not count toward the limit, and every session left here is
+    # abandoned: a start at the limit takes the lowest number, free or abandoned: 0.
     probe = rmcore.Simulator(store, max_sessions=max(1, len(names)), mutex_timeout=30.0)
     code, handle, key = start(probe)
     assert code == 0
-    assert len(session_names(store)) == max(1, len(names))
-    assert join(observer, key)[0] == 0  # the reclaimed session is whole
+    assert probe.handles()[handle].name == "Session0000"
+    assert session_names(store) == sorted({*names, "Session0000"})
+    assert join(observer, key)[0] == 0  # the new session is whole
+    assert probe.sessions.resources(probe.handles()[handle]).files == ()  # nothing inherited
     assert probe.RmEndSession(handle) == 0
 
 
@@ -398,10 +402,8 @@ def test_processes_sigkilled_while_churning_leave_a_usable_store(
     names = session_names(store)
     assert sorted(rmcore.Simulator(store).sessions.reap()) == names
     assert session_names(store) == []
-    assert temp_files(store, *SESSIONS_DIR) == []
-    # Every session is gone, so must every key-index link be. (Temp files the kills left
-    # elsewhere: see the kill-point test below.)
-    assert index_links(store) == [], "reap() left key-index links to sessions that are gone"
+    assert temp_files(store) == []
+    assert session_logs(store) == [], "reap() left logs of sessions that are gone"
 
 
 def _killpoint_mutations(store: str, spawn: Spawn) -> int:
@@ -409,7 +411,7 @@ def _killpoint_mutations(store: str, spawn: Spawn) -> int:
     child = spawn("killpoint", store, 10**9)
     done = child.expect("done")
     assert child.exit_code() == 0
-    assert done["codes"] == [0] * 7
+    assert done["codes"] == [0] * 9
     return int(done["mutations"])
 
 
@@ -432,6 +434,6 @@ def test_sigkill_at_every_write_step_leaves_no_trace_after_reap(
         reaper = rmcore.Simulator(store, mutex_timeout=30.0)
         reaper.sessions.reap()
         remaining = sorted(rel for rel, (kind, _) in snapshot(store).items() if kind != "dir")
-        if remaining != ["registry.lock"]:
+        if remaining != [".rmcore-store", "registry.lock"]:
             leftovers[point] = remaining
     assert leftovers == {}, f"left behind after reap, by kill point: {leftovers}"

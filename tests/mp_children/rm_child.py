@@ -18,19 +18,20 @@ Roles:
     hold the store's registry write mutex, report ``held``; release it on the next stdin
     line, report ``released``; exit 0.
 ``churn STORE``
-    start, join and end sessions in a loop as fast as it can, never returning; it reports
-    ``running`` after its first completed RmStartSession. Meant to be SIGKILLed.
+    start, register, join and end sessions in a loop as fast as it can, never returning; it
+    reports ``running`` after its first completed RmStartSession. Meant to be SIGKILLed.
 ``killpoint STORE N``
-    run a fixed start/join/end scenario and SIGKILL itself just before its N-th (0-based)
-    file system mutation (``os.write``, ``os.symlink``, ``os.replace``, ``os.unlink``, as
-    rmcore's store calls them): with a temp file created but empty, or written but not yet
-    renamed, or between the steps of one operation. If the scenario makes fewer than N + 1
-    mutations it reports ``done`` with its codes and the number of mutations it made, and
-    exits 0.
+    run a fixed start/register/join/end scenario and SIGKILL itself just before its N-th
+    (0-based) file system mutation (``os.write``, ``os.replace``, ``os.unlink``, as rmcore's
+    store calls them): with a temp file created but empty, or written but not yet renamed,
+    a log record not yet appended, or between the steps of one operation (the table
+    written, the log not yet unlinked). If the scenario makes fewer than N + 1 mutations
+    it reports ``done`` with its codes and the number of mutations it made, and exits 0.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -88,6 +89,11 @@ def role_hold(store: str) -> None:
     report("released")
 
 
+def register(sim: rmcore.Simulator, handle: int, path: str) -> int:
+    files = (ctypes.c_wchar_p * 1)(path)
+    return int(sim.RmRegisterResources(handle, 1, files, 0, None, 0, None))
+
+
 def role_churn(store: str) -> None:
     primary = rmcore.Simulator(store, mutex_timeout=60.0)
     other = rmcore.Simulator(store, mutex_timeout=60.0)  # a second simulated process
@@ -100,6 +106,9 @@ def role_churn(store: str) -> None:
         code, handle, key = start(primary)
         if code == 0:
             sessions.append((handle, key))
+            code = register(primary, handle, f"C:\\churn\\{n}.dll")
+            if code != 0:
+                report("unexpected", call="RmRegisterResources", code=code)
         else:  # never 353 here: it keeps at most 5 live, the rest are abandoned
             report("unexpected", call="RmStartSession", code=code)
         if not announced:
@@ -123,7 +132,7 @@ def role_churn(store: str) -> None:
 
 def role_killpoint(store: str, n: str) -> None:
     remaining = int(n)
-    mutating = ("write", "symlink", "replace", "unlink")
+    mutating = ("write", "replace", "unlink")
     real = {name: getattr(os, name) for name in mutating}
 
     def intercept(name: str) -> Callable[..., Any]:
@@ -145,13 +154,13 @@ def role_killpoint(store: str, n: str) -> None:
     primary = rmcore.Simulator(store, mutex_timeout=60.0)
     other = rmcore.Simulator(store, mutex_timeout=60.0)
     ok = []
-    code_a, _handle_a, key_a = start(primary)
+    code_a, handle_a, key_a = start(primary)
     code_b, handle_b, key_b = start(primary)
-    ok += [code_a, code_b]
+    ok += [code_a, code_b, register(primary, handle_a, "C:\\a.dll")]
     code, joined_a = join(other, key_a)
     ok.append(code)
-    code, _joined_b = join(other, key_b)
-    ok.append(code)
+    code, joined_b = join(other, key_b)
+    ok += [code, register(other, joined_b, "C:\\b.dll")]  # a secondary registers
     ok.append(other.RmEndSession(joined_a))  # a secondary leaves
     ok.append(primary.RmEndSession(handle_b))  # a primary ends a joined session
     code, _handle_c, _key_c = start(primary)  # one more, left open at exit
