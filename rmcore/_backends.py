@@ -49,7 +49,8 @@ def get_backend(
     """A new backend: ``"simulator"`` or ``"dll"`` (alias ``"real"``).
 
     *name* ``None`` means ``$RMCORE_BACKEND``, else :func:`platform_backend`.
-    *simulator_options* go to :class:`~rmcore.Simulator` and are an error with the DLL.
+    *simulator_options* go to :class:`~rmcore.Simulator`; they are an error with an explicit
+    ``"dll"`` and ignored when the environment chose the DLL (code written for either runs).
     Raises :class:`BackendUnavailable` for the DLL where it cannot load, ``ValueError`` for
     an unknown name.
     """
@@ -63,7 +64,7 @@ def get_backend(
         )
     if BACKEND_NAMES[key] == "simulator":
         return Simulator(**simulator_options)
-    if simulator_options:
+    if simulator_options and not from_env:
         raise TypeError(f"simulator options do not apply to the DLL: {sorted(simulator_options)}")
     return RstrtmgrDLL(dll_path or os.environ.get(ENV_DLL_PATH) or None)
 

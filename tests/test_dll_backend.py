@@ -213,13 +213,17 @@ def test_same_methods_and_parameters_as_the_simulator() -> None:
 def test_start_session_handle_into_any_integer(
     dll: RstrtmgrDLL, rec: Record, handle_type: Any
 ) -> None:
-    for as_arg in (ctypes.byref, ctypes.pointer, lambda handle: handle):
+    for as_arg in (ctypes.byref, ctypes.pointer):
         handle = handle_type(-1)
         key = ctypes.create_unicode_buffer(33)
         assert dll.RmStartSession(as_arg(handle), 0, key) == we.ERROR_SUCCESS
-        assert handle.value == 7
+        assert handle.value == 7 if handle_type is not ctypes.c_int64 else 0xFFFFFFFF_00000007
         assert key.value == KEY
-    assert rec.function == b"RmStartSession" and rec.calls == 3
+    assert rec.function == b"RmStartSession" and rec.calls == 2
+    by_value = pytest.warns(rmcore.RmUsageWarning, match="by value")
+    with by_value, pytest.raises(OSError, match="access violation writing"):  # ctypes passes
+        dll.RmStartSession(handle_type(-1), 0, key)  # the value, -1, as the address
+    assert rec.calls == 2
 
 
 def test_start_session_key_into_buffers_of_16_and_32_bit_characters(
@@ -236,7 +240,7 @@ def test_start_session_key_into_buffers_of_16_and_32_bit_characters(
     assert rec.flags == 5 and rec.calls == 3
 
 
-def test_start_session_null_goes_to_the_dll_and_short_buffers_do_not(
+def test_start_session_null_goes_to_the_dll_and_short_buffers_are_never_overrun(
     dll: RstrtmgrDLL, rec: Record
 ) -> None:
     handle = ctypes.c_uint32(123)
@@ -244,11 +248,16 @@ def test_start_session_null_goes_to_the_dll_and_short_buffers_do_not(
     assert rec.calls == 1 and rec.null_params() == {0}
     assert dll.RmStartSession(ctypes.byref(handle), 0, None) == 160
     assert rec.calls == 2 and rec.null_params() == {2} and handle.value == 123
-    short = ctypes.create_unicode_buffer(32)  # the DLL would write 33 WCHARs into it
-    assert dll.RmStartSession(ctypes.byref(handle), 0, short) == we.ERROR_BAD_ARGUMENTS
-    assert rec.calls == 2 and short.value == "" and handle.value == 123
-    assert dll.RmStartSession(ctypes.byref(handle), 0, "not a buffer") == 160
-    assert rec.calls == 2
+    arena = ctypes.create_unicode_buffer(40)
+    short = (ctypes.c_wchar * 32).from_buffer(arena)  # the DLL writes 33 WCHARs into it
+    with pytest.warns(rmcore.RmUsageWarning, match="strSessionKey: room for 64 bytes"):
+        assert dll.RmStartSession(ctypes.byref(handle), 0, short) == we.ERROR_SUCCESS
+    assert rec.calls == 3 and handle.value == 7
+    assert short[:] == KEY and arena[32] == "\0"  # the 33rd WCHAR is not written past it
+    arena[32] = "x"
+    with pytest.warns(rmcore.RmUsageWarning, match="temporary copy"):
+        assert dll.RmStartSession(ctypes.byref(handle), 0, "not a buffer") == 0
+    assert rec.calls == 4 and arena[32] == "x"
 
 
 # --- RmJoinSession: the key goes in as UTF-16 ---------------------------------------------------
@@ -278,30 +287,36 @@ def test_join_session_non_ascii_and_null(dll: RstrtmgrDLL, rec: Record) -> None:
 
 
 # --- RmRegisterResources: arrays of strings and of RM_UNIQUE_PROCESS --------------------------
+def _utf16(text: str) -> Any:
+    units = text.encode("utf-16-le") + b"\0\0"
+    return ctypes.cast(ctypes.create_string_buffer(units, len(units)), ctypes.POINTER(ctypes.c_uint16))
+
+
 FILES = ["C:\\a.txt", "D:\\\u00fc\\\U0001f600.dll"]
 SERVICES = ["Spooler", "wuauserv", "W32Time"]
 PROCESSES = [(4242, 0x01D9_1234_5678_9ABC), (0xFFFFFFFE, 0xFFFF_FFFF_0000_0001)]
 
 
 def rm_processes() -> ctypes.Array[t.RM_UNIQUE_PROCESS]:
-    array = (t.RM_UNIQUE_PROCESS * 2)()
-    for item, (pid, start) in zip(array, PROCESSES, strict=True):
-        t.write_unique_process(item, pid, start)
-    return array
+    return (t.RM_UNIQUE_PROCESS * 2)(*(t.RM_UNIQUE_PROCESS.of(*p) for p in PROCESSES))
 
 
 @pytest.mark.parametrize(
     "files,processes,services",
     [
-        (FILES, rm_processes(), SERVICES),
-        (tuple(FILES), [caller_process(*p) for p in PROCESSES], tuple(SERVICES)),
+        ((ctypes.c_wchar_p * 2)(*FILES), rm_processes(), (ctypes.c_wchar_p * 3)(*SERVICES)),
         (
             (ctypes.c_wchar_p * 2)(*FILES),
             (CallerUniqueProcess * 2)(*(caller_process(*p) for p in PROCESSES)),
             (ctypes.c_wchar_p * 3)(*SERVICES),
         ),
+        (
+            ctypes.cast((ctypes.c_wchar_p * 2)(*FILES), ctypes.POINTER(ctypes.c_wchar_p)),
+            ctypes.cast(rm_processes(), ctypes.c_void_p),
+            (ctypes.POINTER(ctypes.c_uint16) * 3)(*(_utf16(text) for text in SERVICES)),
+        ),
     ],
-    ids=["lists+rmcore_structs", "tuples+caller_structs", "ctypes_arrays"],
+    ids=["wchar_p_arrays+rmcore_structs", "caller_structs", "pointers+void_p+utf16"],
 )
 def test_register_resources_arrays_arrive_intact(
     dll: RstrtmgrDLL, rec: Record, files: Any, processes: Any, services: Any
@@ -317,26 +332,37 @@ def test_register_resources_arrays_arrive_intact(
 
 
 def test_register_resources_nulls_counts_and_short_arrays(dll: RstrtmgrDLL, rec: Record) -> None:
-    assert dll.RmRegisterResources(ctypes.c_uint32(8), 0, None, 0, None, 1, ["Spooler"]) == 0
+    one = (ctypes.c_wchar_p * 1)("Spooler")
+    assert dll.RmRegisterResources(ctypes.c_uint32(8), 0, None, 0, None, 1, one) == 0
     assert rec.handle == 8 and rec.null_params() == {2, 4} and rec.text("services") == "Spooler"
-    assert dll.RmRegisterResources(7, 2, ["C:\\a", None], 0, None, 0, None) == 0
+    with_null = (ctypes.c_wchar_p * 2)("C:\\a", None)
+    assert dll.RmRegisterResources(7, 2, with_null, 0, None, 0, None) == 0
     assert rec.text("files") == "C:\\a|(null)"  # a NULL entry stays NULL: the DLL decides
-    assert dll.RmRegisterResources(99, 1, ["C:\\a"], 0, None, 0, None) == 6
+    assert dll.RmRegisterResources(99, 1, with_null, 0, None, 0, None) == 6
     assert rec.calls == 3
-    assert dll.RmRegisterResources(7, 3, FILES, 0, None, 0, None) == 160  # 3 claimed, 2 given
-    assert dll.RmRegisterResources(7, 0, None, 3, rm_processes(), 0, None) == 160
+    for arguments in (
+        (7, 3, (ctypes.c_wchar_p * 2)(*FILES), 0, None, 0, None),  # 3 claimed, 2 given
+        (7, 0, None, 3, rm_processes(), 0, None),
+    ):
+        with pytest.raises(OSError, match="access violation reading"):
+            dll.RmRegisterResources(*arguments)
     assert rec.calls == 3  # never reached the DLL (it would read past the arrays)
 
 
 # --- RmGetList: the two-call pattern, straight through or via a temporary ---------------------
+def _pair(process: Any) -> tuple[int, int]:
+    start = process.ProcessStartTime
+    return process.dwProcessId, (start.dwHighDateTime << 32) | start.dwLowDateTime
+
+
 def assert_known_rows(rows: Any) -> None:
     first, second = rows[0], rows[1]
-    assert t.read_unique_process(first.Process) == (1111, 0x01D90000_89ABCDEF)
+    assert _pair(first.Process) == (1111, 0x01D90000_89ABCDEF)
     assert t.wstr_get(_field(first, "strAppName")) == "Editor \u00e9\U0001f600"
     assert t.wstr_get(_field(first, "strServiceShortName")) == ""
     assert (first.ApplicationType, first.AppStatus, first.TSSessionId) == (1, 1, 1)
     assert first.bRestartable == 0
-    assert t.read_unique_process(second.Process) == (2222, 0x01DA0000_00000001)
+    assert _pair(second.Process) == (2222, 0x01DA0000_00000001)
     assert t.wstr_get(_field(second, "strAppName")) == "Print Spooler"
     assert t.wstr_get(_field(second, "strServiceShortName")) == "Spooler"
     assert (second.ApplicationType, second.AppStatus) == (t.RmService, t.RmStatusRunning)
@@ -379,13 +405,21 @@ def test_get_list_into_caller_structs(dll: RstrtmgrDLL, rec: Record) -> None:
 
 def test_get_list_never_overruns_the_callers_array(dll: RstrtmgrDLL, rec: Record) -> None:
     needed, count, reasons = ctypes.c_uint32(), ctypes.c_uint32(2), ctypes.c_uint32()
-    one = (CallerProcessInfo * 1)()
+    """*pnProcInfo says 2, the array holds 1: Windows writes 2 records past its end and
+    returns 0; rmcore returns 0, warns, and writes only the record that fits."""
+    arena = (CallerProcessInfo * 2)()
+    one = (CallerProcessInfo * 1).from_buffer(arena)
     out = (ctypes.byref(needed), ctypes.byref(count))
-    assert dll.RmGetList(7, *out, one, ctypes.byref(reasons)) == we.ERROR_BAD_ARGUMENTS
+    with pytest.warns(rmcore.RmUsageWarning, match="rgAffectedApps: room for 668 bytes"):
+        assert dll.RmGetList(7, *out, one, ctypes.byref(reasons)) == 0
+    assert one[0].Process.dwProcessId == 1111 and arena[1].Process.dwProcessId == 0
     count.value = 2
-    own = (t.RM_PROCESS_INFO * 1)()
-    assert dll.RmGetList(7, *out, own, ctypes.byref(reasons)) == we.ERROR_BAD_ARGUMENTS
+    own_arena = (t.RM_PROCESS_INFO * 2)()
+    own = (t.RM_PROCESS_INFO * 1).from_buffer(own_arena)
+    with pytest.warns(rmcore.RmUsageWarning, match="overrunning"):
+        assert dll.RmGetList(7, *out, own, ctypes.byref(reasons)) == 0
     assert rec.buffer_address != ctypes.addressof(own)  # too small: not handed to the DLL
+    assert own[0].Process.dwProcessId == 1111 and own_arena[1].Process.dwProcessId == 0
     assert dll.RmGetList(7, *out, own, None) == 160 and rec.null_params() == {4}
 
 
@@ -413,7 +447,7 @@ def test_get_filter_list_buffer(dll: RstrtmgrDLL, rec: Record) -> None:
     assert 0 < first.cbNextOffset < len(buffer)
     second = t.RM_FILTER_INFO.from_buffer(buffer, first.cbNextOffset)
     assert (second.FilterAction, second.FilterTrigger) == (2, t.RmFilterTriggerProcess)
-    assert t.read_unique_process(second.Process) == (3333, 0x01DB0000_11223344)
+    assert second.Process.pair() == (3333, 0x01DB0000_11223344)
     assert second.cbNextOffset == 0
 
 
@@ -421,8 +455,10 @@ def test_get_filter_list_size_is_cut_to_the_buffer(dll: RstrtmgrDLL, rec: Record
     needed = ctypes.c_ulong(0)
     backing = (ctypes.c_ubyte * 4096)()  # so that a missing cut fails here, not corrupts memory
     small = (ctypes.c_ubyte * 8).from_buffer(backing)
-    assert dll.RmGetFilterList(7, small, 4096, ctypes.byref(needed)) == we.ERROR_MORE_DATA
-    assert rec.in_count == 8 and needed.value > 8
+    with pytest.warns(rmcore.RmUsageWarning, match="pbFilterBuf: room for 8 bytes"):
+        assert dll.RmGetFilterList(7, small, 4096, ctypes.byref(needed)) == 0
+    assert rec.in_count == 4096 and needed.value > 8  # the DLL was told 4096, as by the caller
+    assert bytes(backing[8:]) == b"\0" * 4088  # nothing past the caller's 8 bytes
     assert dll.RmGetFilterList(7, small, 8, None) == we.ERROR_MORE_DATA
     assert rec.null_params() == {3}
 
@@ -468,16 +504,23 @@ def test_status_callback_python_and_ctypes(dll: RstrtmgrDLL, rec: Record, functi
     assert rec.callback_given == 0 and rec.calls == 3
 
 
-def test_callback_exception_is_raised_after_the_dll_returns(dll: RstrtmgrDLL, rec: Record) -> None:
+def test_callback_exception_is_reported_as_ctypes_does(
+    dll: RstrtmgrDLL, rec: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception cannot cross the DLL: ctypes prints it as "Exception ignored on calling
+    ctypes callback function" and the call goes on; so does rmcore's."""
     seen: list[int] = []
+    reported: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
 
     def failing(percent: int) -> None:
         seen.append(percent)
         raise KeyError("boom")
 
-    with pytest.raises(KeyError, match="boom"):
-        dll.RmShutdown(7, 0, failing)
-    assert seen == [0] and rec.calls == 1
+    assert dll.RmShutdown(7, 0, failing) == 0
+    assert seen == [0, 50, 100] and rec.calls == 1  # every report still reaches it
+    assert [type(r.exc_value) for r in reported] == [KeyError] * 3
+    assert "Exception ignored on calling ctypes callback function" in str(reported[0].err_msg)
 
 
 # --- The rest: handles, filters ------------------------------------------------------------------
@@ -540,7 +583,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_default_backend_is_the_simulator(clean_env: pytest.MonkeyPatch, store: str) -> None:
     clean_env.setenv("RMCORE_DLL_PATH", "/nonexistent/rstrtmgr.so")  # alone, never loaded
     backend = get_backend(store=store)
-    assert type(backend) is rmcore.Simulator and backend.store == store
+    assert type(backend) is rmcore.Simulator and backend.store.describe() == store
     for name in ("simulator", " SIM ", ""):
         clean_env.setenv("RMCORE_BACKEND", name)
         assert type(get_backend(store=store)) is rmcore.Simulator

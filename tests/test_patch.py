@@ -484,8 +484,8 @@ def test_restype_conversions() -> None:
         assert end(99) is None
         end.restype = lambda code: f"code {code}"
         assert end(99) == "code 6"
-        end.restype = ctypes.c_char_p
-        with pytest.raises(TypeError):
+        end.restype = ctypes.c_char_p  # ctypes reads a string at the code: as on Windows,
+        with pytest.raises(OSError, match="access violation reading 0x0+6$"):  # 6 is no address
             end(99)
         with pytest.raises(TypeError, match="restype"):
             end.restype = 5  # type: ignore[assignment]
@@ -500,7 +500,7 @@ def test_argtypes_are_accepted_and_checked_as_ctypes_does() -> None:
         start = ctypes.WinDLL("rstrtmgr").RmStartSession  # type: ignore[attr-defined]
         argtypes = [ctypes.POINTER(ctypes.c_uint32), ctypes.c_uint32, ctypes.c_wchar * 33]
         start.argtypes = argtypes
-        assert start.argtypes is argtypes
+        assert start.argtypes == tuple(argtypes)  # ctypes keeps a tuple
         handle, key = ctypes.c_uint32(0xFFFFFFFF), ctypes.create_unicode_buffer(33)
         assert start(ctypes.byref(handle), 0, key) == 0 and handle.value in sim.handles()
         # wintypes.DWORD is c_ulong: a different type from c_uint32 on LP64 hosts, the same
@@ -583,10 +583,10 @@ def test_client_imported_before_the_patch_with_a_cached_dll(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(patch_client, "_dll", None)
-    with patch() as first:
+    with patch(ts_session=1) as first:  # its own Simulator, like a patch outside a test
         code, handle = patch_client.start_session()
         assert code == 0 and handle in first.handles()
-    with patch() as second:
+    with patch(ts_session=1) as second:
         with pytest.raises(StaleDLLError, match="_dll"):
             patch_client.start_session()  # its cache still holds the first patch's DLL
         monkeypatch.setattr(patch_client, "_dll", None)  # the documented reset
@@ -638,7 +638,7 @@ def test_primary_sample_runs_unchanged_over_a_simulated_world(
         "RmRegisterResources -> 0",
         "RmGetList -> 234",
         "RmGetList -> 0",
-        f"affected: calc.exe (PID {calc.pid})",
+        f"affected: calc.exe (PID {calc_id[0]})",
         "RmShutdown -> 0",
         "RmRestart -> 0",
         "RmEndSession -> 0",
@@ -659,16 +659,14 @@ def test_primary_sample_stops_when_a_reboot_is_needed(capsys: pytest.CaptureFixt
     assert world.stop_requests == []
 
 
-def test_primary_sample_with_secondary_sample_in_a_real_process(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    store = str(tmp_path / "store")
+def _run_samples(secondary: list[str], capfd: pytest.CaptureFixture[str], **options: Any) -> None:
+    """Microsoft's primary sample in this process, its secondary in another one: both see
+    the same session through the store, with their own PIDs."""
     world = World()
     calc = world.add_process(CALC, files={CALC})
     office = world.add_process("C:\\Office\\word.exe", files={OLEAUT32})
-    secondary = [sys.executable, str(RUNNER), "--store", store, str(SECONDARY)]
-    with patch(store=store, world=world):
+    pids = [calc.pid, office.pid]
+    with patch(world=world, **options):
         assert _run_primary(secondary) == 0
     out = capfd.readouterr().out.splitlines()
     assert out[:6] == [
@@ -680,13 +678,43 @@ def test_primary_sample_with_secondary_sample_in_a_real_process(
         "secondary installer exited with 0",
     ]
     affected = sorted(line for line in out if line.startswith("affected: "))
-    assert affected == [
-        f"affected: calc.exe (PID {calc.pid})",
-        f"affected: word.exe (PID {office.pid})",
-    ]
+    assert affected == [f"affected: calc.exe (PID {pids[0]})", f"affected: word.exe (PID {pids[1]})"]
     assert out[-3:] == ["RmShutdown -> 0", "RmRestart -> 0", "RmEndSession -> 0"]
-    assert sorted(pid for pid, _ in world.stop_requests) == sorted([calc.pid, office.pid])
-    assert calc.running and office.running  # restarted
+    assert sorted(pid for pid, _ in world.stop_requests) == sorted(pids)
+    assert calc.running and office.running  # restarted, as new processes
+    assert sorted([calc.pid, office.pid]) != sorted(pids)
+
+
+@pytest.fixture
+def child_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.delenv("RMCORE_STORE", raising=False)
+
+
+@pytest.mark.usefixtures("child_env")
+def test_samples_in_two_processes_on_an_explicit_store(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "store")
+    _run_samples([sys.executable, str(RUNNER), "--store", store, str(SECONDARY)], capfd, store=store)
+
+
+@pytest.mark.usefixtures("child_env")
+def test_samples_in_two_processes_on_rmcore_store(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RMCORE_STORE", str(tmp_path / "shared"))
+    _run_samples([sys.executable, str(RUNNER), str(SECONDARY)], capfd)
+
+
+@pytest.mark.usefixtures("child_env")
+def test_samples_in_two_processes_on_the_patch_s_private_store(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """No store named anywhere: the primary's patch makes a private one and exports it, so
+    the child's own patch finds it."""
+    _run_samples([sys.executable, str(RUNNER), str(SECONDARY)], capfd)
+    assert "RMCORE_STORE" not in os.environ  # the export ended with the patch
 
 
 def test_secondary_sample_with_an_unknown_key_fails_to_join(tmp_path: Path) -> None:
@@ -797,9 +825,9 @@ def test_restartmgr_who_locks_and_errors(restartmgr: ModuleType) -> None:
 def test_restartmgr_cached_dll_must_be_reset_between_patches(
     restartmgr: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with patch():
+    with patch(ts_session=1):  # patches with their own Simulators, as outside a test
         restartmgr.RmSession().start()  # caches the DLL in restartmgr._dll._dll_instance
-    with patch() as sim:
+    with patch(ts_session=1) as sim:
         with pytest.raises(StaleDLLError):
             restartmgr.RmSession().start()
         monkeypatch.setattr(restartmgr._dll, "_dll_instance", None)

@@ -17,8 +17,9 @@ from rmcore.session import _fidelity
 
 
 def _session_files(store: str) -> list[str]:
-    folder = Path(store, "HKCU", "Software", "Microsoft", "RestartManager")
-    return sorted(p.name for p in folder.glob("*.key")) if folder.exists() else []
+    """The session keys of the emulated hive, as Windows names them."""
+    infos = rmcore.Simulator(store).sessions.sessions()
+    return [f"{info.name}.key" for info in infos]
 
 
 # -- RmStartSession --------------------------------------------------------------------------
@@ -60,7 +61,7 @@ def test_store_keeps_no_key_text(sim: rmcore.Simulator, store: str) -> None:
 @pytest.mark.parametrize(
     "out_type", [ctypes.c_uint32, ctypes.c_ulong, wintypes.DWORD, ctypes.c_uint64]
 )
-@pytest.mark.parametrize("wrap", ["byref", "pointer", "instance", "address"])
+@pytest.mark.parametrize("wrap", ["byref", "pointer", "address", "void_p"])
 def test_start_accepts_every_ctypes_out_parameter(
     sim: rmcore.Simulator, out_type: type, wrap: str
 ) -> None:
@@ -68,11 +69,24 @@ def test_start_accepts_every_ctypes_out_parameter(
     param = {
         "byref": lambda: ctypes.byref(out),
         "pointer": lambda: ctypes.pointer(out),
-        "instance": lambda: out,
         "address": lambda: ctypes.addressof(out),
+        "void_p": lambda: ctypes.c_void_p(ctypes.addressof(out)),
     }[wrap]()
     assert sim.RmStartSession(param, 0, ctypes.create_unicode_buffer(33)) == 0
-    assert out.value == 0
+    assert out.value == 0  # four bytes written: the whole value (its high half was 0)
+
+
+def test_start_with_the_handle_passed_by_value_is_what_ctypes_passes(
+    sim: rmcore.Simulator,
+) -> None:
+    """Without byref, ctypes passes the integer's value: the DLL writes to that address."""
+    key = ctypes.create_unicode_buffer(33)
+    by_value = pytest.warns(rmcore.RmUsageWarning, match="by value .did you mean ctypes.byref")
+    with by_value, pytest.raises(OSError, match="access violation writing 0x0+FFFFFFFF"):
+        sim.RmStartSession(ctypes.c_uint32(0xFFFFFFFF), 0, key)
+    with by_value:
+        assert sim.RmStartSession(ctypes.c_uint32(0), 0, key) == 160  # the value is NULL
+    assert sim.sessions.sessions() == [] and key.value == ""
 
 
 def test_start_accepts_16_bit_key_buffers(sim: rmcore.Simulator) -> None:
@@ -91,8 +105,6 @@ def test_start_accepts_16_bit_key_buffers(sim: rmcore.Simulator) -> None:
         ("ok", 0, None),  # NULL key buffer
         ("ok", 1, 33),  # reserved flags must be 0
         ("ok", 0xFFFFFFFF, 33),
-        ("ok", 0, 32),  # one character short: no room for the NUL
-        ("ok", 0, 1),
     ],
 )
 def test_start_bad_arguments_is_160_and_writes_nothing(
@@ -107,16 +119,50 @@ def test_start_bad_arguments_is_160_and_writes_nothing(
     assert _session_files(store) == []
 
 
-@pytest.mark.parametrize("junk", [object(), "text", 1.5, b"bytes"])
-def test_start_unreadable_arguments_are_160_not_tracebacks(
+@pytest.mark.parametrize("short", [32, 16, 1])
+def test_short_key_buffer_gets_what_fits_and_a_warning(sim: rmcore.Simulator, short: int) -> None:
+    """RmStartSession has no length parameter: Windows writes 33 WCHARs whatever the buffer
+    and returns 0 (spec §6b: a 32-WCHAR buffer is overrun by its NUL). rmcore returns 0, warns,
+    and writes only what fits: never past the caller's buffer."""
+    arena = ctypes.create_unicode_buffer("z" * 40, 41)
+    key = (ctypes.c_wchar * short).from_buffer(arena)
+    handle = ctypes.c_uint32(0xFFFFFFFF)
+    with pytest.warns(rmcore.RmUsageWarning, match="strSessionKey: room for"):
+        assert sim.RmStartSession(ctypes.byref(handle), 0, key) == 0
+    written = key[:]
+    assert handle.value == 0 and all(c in "0123456789abcdef" for c in written)
+    assert arena[short:40] == "z" * (40 - short)  # nothing past the buffer
+    assert sim.sessions.sessions()[0].name == "Session0000"
+
+
+def test_strict_mode_fails_the_probable_mistake_before_anything_changes(store: str) -> None:
+    sim = rmcore.Simulator(store, strict=True)
+    key = ctypes.create_unicode_buffer(32)
+    with pytest.raises(rmcore.RmUsageWarning, match="strSessionKey"):
+        sim.RmStartSession(ctypes.byref(ctypes.c_uint32()), 0, key)
+    assert sim.sessions.sessions() == [] and key.value == ""
+
+
+@pytest.mark.parametrize("junk", [object(), 1.5, [1], {}])
+def test_start_arguments_ctypes_cannot_convert_are_argument_errors(
     sim: rmcore.Simulator, junk: object
 ) -> None:
-    assert sim.RmStartSession(junk, 0, ctypes.create_unicode_buffer(33)) == 160
-    assert sim.RmStartSession(ctypes.byref(ctypes.c_uint32()), 0, junk) == 160
-    assert (
-        sim.RmStartSession(ctypes.byref(ctypes.c_uint32()), junk, ctypes.create_unicode_buffer(33))
-        == 160
-    )
+    key = ctypes.create_unicode_buffer(33)
+    for arguments in ((junk, 0, key), (ctypes.byref(ctypes.c_uint32()), 0, junk)):
+        with pytest.raises(ctypes.ArgumentError, match="Don't know how to convert"):
+            sim.RmStartSession(*arguments)
+    assert sim.sessions.sessions() == []
+
+
+def test_start_strings_where_buffers_go_are_temporary_copies(sim: rmcore.Simulator) -> None:
+    """ctypes passes a str or bytes as a temporary NUL-terminated copy: the DLL writes the
+    handle or the key into it and returns 0; the caller never sees them (spec §6.7)."""
+    key = ctypes.create_unicode_buffer(33)
+    with pytest.warns(rmcore.RmUsageWarning, match="temporary copy"):
+        assert sim.RmStartSession(ctypes.byref(ctypes.c_uint32()), 0, "0123456789abcdef" * 2) == 0
+    with pytest.warns(rmcore.RmUsageWarning, match="temporary copy"):
+        assert sim.RmStartSession(b"handle", 0, key) == 0
+    assert len(sim.sessions.sessions()) == 2
 
 
 def test_65th_session_is_353(store: str) -> None:
@@ -222,7 +268,8 @@ def test_join_null_arguments_are_160(sim: rmcore.Simulator) -> None:
     assert sim.RmJoinSession(None, key) == 160
     assert sim.RmJoinSession(ctypes.byref(ctypes.c_uint32()), None) == 160
     assert sim.RmJoinSession(ctypes.byref(ctypes.c_uint32()), ctypes.c_wchar_p()) == 160
-    assert sim.RmJoinSession(ctypes.byref(ctypes.c_uint32()), 42) == 160
+    with pytest.raises(OSError, match="access violation reading 0x0+2A"):
+        sim.RmJoinSession(ctypes.byref(ctypes.c_uint32()), 42)  # an int is an address
 
 
 def test_join_ended_session_is_1219(store: str) -> None:
@@ -315,7 +362,7 @@ def test_write_failure_is_29_and_loses_nothing(store: str, monkeypatch: pytest.M
     _, handle, key = start(primary)
     secondary = rmcore.Simulator(store)
 
-    def full(src: str, dst: str) -> None:
+    def full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", full)

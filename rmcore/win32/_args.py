@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import struct
 import sys
+import types
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -394,10 +395,6 @@ class DwordSlot:
 
     def __init__(self, found: Pointer, diagnostics: Diagnostics, name: str) -> None:
         self.region = found.region
-        if found.by_value:
-            diagnostics.report(
-                name, "a ctypes integer passed by value (did you mean ctypes.byref()?)"
-            )
         self.region.probe(4)
         available = self.region.image_size()
         if available is not None and available < 4:
@@ -414,8 +411,24 @@ class DwordSlot:
         self.region.write((value & _MASK32).to_bytes(4, "little"))
 
 
+def _is_integer_instance(arg: object) -> bool:
+    """A ctypes integer (not a pointer type): ctypes passes its value, not its address."""
+    return (
+        isinstance(arg, ctypes._SimpleCData)
+        and getattr(type(arg), "_type_", "") not in ("P", "z", "Z")
+        and isinstance(arg.value, int)
+    )
+
+
 def dword_slot(arg: object, position: int, diagnostics: Diagnostics, name: str) -> DwordSlot | None:
+    """A ``DWORD *`` the DLL reads or writes, or ``None`` for NULL."""
+    if _is_integer_instance(arg):
+        diagnostics.report(name, "a ctypes integer passed by value (did you mean ctypes.byref()?)")
     found = pointer(arg, position)
+    if found is not None and found.temporary:
+        diagnostics.report(
+            name, "a Python str/bytes: Windows writes into a temporary copy ctypes discards"
+        )
     return None if found is None else DwordSlot(found, diagnostics, name)
 
 
@@ -430,7 +443,7 @@ def check_out(found: Pointer, size: int, diagnostics: Diagnostics, name: str) ->
             "so the caller never sees the result",
         )
     elif found.by_value:
-        diagnostics.report(name, "a ctypes integer passed by value (did you mean ctypes.byref()?)")
+        diagnostics.report(name, "a ctypes integer passed by value: its value is the address")
     available = found.region.image_size()
     if available is not None and available < size:
         diagnostics.report(
@@ -491,17 +504,17 @@ def status_callback(
 
 
 def _call_reporting(function: Callable[[int], object], percent: int) -> None:
-    """Call a Python callback; an exception in it is reported as ctypes reports one."""
+    """Call a Python callback; an exception in it is reported as ctypes reports one from a
+    callback (through ``sys.unraisablehook``) and the caller carries on."""
     try:
         function(percent)
     except Exception as exc:
-        hook_args = sys.UnraisableHookArgs(  # type: ignore[call-arg]
-            (
-                type(exc),
-                exc,
-                exc.__traceback__,
-                "Exception ignored on calling ctypes callback function",
-                function,
-            )
+        sys.unraisablehook(
+            types.SimpleNamespace(  # the attributes of sys.UnraisableHookArgs
+                exc_type=type(exc),
+                exc_value=exc,
+                exc_traceback=exc.__traceback__,
+                err_msg="Exception ignored on calling ctypes callback function",
+                object=function,
+            )  # type: ignore[arg-type]
         )
-        sys.unraisablehook(hook_args)

@@ -14,6 +14,7 @@ the trace the record/replay tool compares with the simulator.
 from __future__ import annotations
 
 import ctypes
+import inspect
 import struct
 import sys
 import time
@@ -68,6 +69,7 @@ class _Call:
         self.export = BY_NAME[function]
         self.diagnostics = args.Diagnostics(function)
         self.values: dict[str, object] = {}  # argument values, for the recorder
+        self.after_values: list[Callable[[], None]] = []  # DWORDs first: counts, sizes
         self.after: list[Callable[[], None]] = []
         self.keep: list[object] = []
         self.native = [None] * len(arguments)
@@ -95,10 +97,11 @@ class _Call:
             slot.set(temp.value)
             self.values[name] = temp.value
 
-        self.after.append(copy_back)
+        self.after_values.append(copy_back)
         return ctypes.byref(temp)
 
     _dword_inout = _dword_out
+    _enum = _dword
 
     def _key_out(self, name: str, argument: object, position: int, _count: object) -> Any:
         found = args.pointer(argument, position)
@@ -161,6 +164,15 @@ class _Call:
             return None
         capacity = int(_count or 0)  # type: ignore[call-overload]
         args.check_record_type(found, _PROCESS_INFO_SIZE, self.diagnostics, name, "records")
+        if _direct(found, capacity * _PROCESS_INFO_SIZE):  # already Windows' layout: as is
+            rows_at = ctypes.cast(found.region.address, ctypes.POINTER(RM_PROCESS_INFO))
+
+            def record() -> None:
+                filled = min(int(self.values.get("pnProcInfo") or 0), capacity)  # type: ignore[call-overload]
+                self.values[name] = [RM_PROCESS_INFO.from_buffer_copy(rows_at[i]) for i in range(filled)]
+
+            self.after.append(record)
+            return rows_at
         rows = (RM_PROCESS_INFO * max(capacity, 1))()
 
         def copy_back() -> None:
@@ -182,6 +194,16 @@ class _Call:
         found = args.pointer(argument, position)
         if found is None:
             return None
+        if _direct(found, int(size or 0)):  # type: ignore[call-overload]
+            address = found.region.address
+
+            def record() -> None:
+                needed = self.values.get("cbFilterBufNeeded")
+                used = min(int(size or 0), needed if isinstance(needed, int) else 0)  # type: ignore[call-overload]
+                self.values[name] = ctypes.string_at(address, used).hex()
+
+            self.after.append(record)
+            return ctypes.cast(address, ctypes.POINTER(ctypes.c_ubyte))
         buffer = (ctypes.c_ubyte * max(int(size or 0), 1))()  # type: ignore[call-overload]
 
         def copy_back() -> None:
@@ -209,6 +231,19 @@ class _Call:
         native = RM_WRITE_STATUS_CALLBACK(thunk) if function is not None else None
         self.keep.append(native)
         return native or RM_WRITE_STATUS_CALLBACK()
+
+
+def _direct(found: args.Pointer, size: int) -> bool:
+    """Whether the caller's memory can go to the DLL as it is: a ctypes object in Windows'
+    layout with room for everything the DLL may write there."""
+    region = found.region
+    layout = region.layout
+    return (
+        region.size is not None
+        and region.size >= size
+        and (layout is None or layout.identical)
+        and not found.temporary
+    )
 
 
 def _relocated(data: bytes, temp_address: int, caller_address: int) -> bytes:
@@ -272,7 +307,7 @@ class RstrtmgrDLL(RestartManagerAPI):
         began = time.perf_counter()
         code = int(getattr(self.lib, function)(*call.native))
         seconds = time.perf_counter() - began
-        for copy_back in call.after:
+        for copy_back in (*call.after_values, *call.after):
             copy_back()
         if self.recorder is not None:
             self.recorder.record(function, call.values, code, seconds)
@@ -280,11 +315,14 @@ class RstrtmgrDLL(RestartManagerAPI):
 
 
 def _method(name: str) -> Callable[..., int]:
+    declared = getattr(RestartManagerAPI, name)
+
     def method(self: RstrtmgrDLL, *arguments: object) -> int:
         return self._call(name, arguments)
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = getattr(RestartManagerAPI, name).__doc__
+    method.__doc__ = declared.__doc__
+    method.__signature__ = inspect.signature(declared)  # type: ignore[attr-defined]
     return method
 
 

@@ -27,7 +27,8 @@ _LPWSTR = ctypes.POINTER(WCHAR)
 class Kind(enum.Enum):
     """What a parameter is, as the DLL uses it; the value is its exact Windows ctypes type."""
 
-    DWORD = ("dword", _DWORD_T)  # by value: handle, flags, count, enum
+    DWORD = ("dword", _DWORD_T)  # by value: handle, flags, count
+    ENUM = ("enum", ctypes.c_int32)  # by value: a C enum (int-sized, spec §2.5)
     DWORD_OUT = ("dword_out", ctypes.POINTER(_DWORD_T))  # DWORD * / UINT * the DLL writes
     DWORD_INOUT = (
         "dword_inout",
@@ -51,7 +52,7 @@ class Kind(enum.Enum):
 
     @property
     def is_pointer(self) -> bool:
-        return self is not Kind.DWORD
+        return self not in (Kind.DWORD, Kind.ENUM)
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ class RestartManagerAPI:
         """Ask the session's running RmGetList/RmShutdown/RmRestart to stop."""
         raise NotImplementedError
 
-    @export(Kind.DWORD, Kind.WSTR, Kind.PROCESS, Kind.WSTR, Kind.DWORD)
+    @export(Kind.DWORD, Kind.WSTR, Kind.PROCESS, Kind.WSTR, Kind.ENUM)
     def RmAddFilter(
         self,
         dwSessionHandle: object,

@@ -208,7 +208,7 @@ def install(*, neighbourhood: bool) -> None:
             for loader in _loaders():  # real DLLs a loader cached before the patch
                 for name, value in list(vars(loader).items()):
                     served = simulated_name(name, neighbourhood=neighbourhood)
-                    if served and isinstance(value, ctypes.CDLL) and not is_simulated(value):
+                    if served and not is_simulated(value):
                         saved.cached.append((loader, name, value))
                         delattr(loader, name)
         except BaseException:

@@ -229,7 +229,10 @@ class Region:
         of unknown extent is read and written back fault-safely (an access violation)."""
         if self.size is None:
             check_address(self.address, writing=True)
-            data = read_unknown(self.address, size)
+            try:
+                data = read_unknown(self.address, size)
+            except AccessViolation as exc:
+                raise AccessViolation(exc.address, writing=True) from None
             write_unknown(self.address, data)
 
     def read(self, size: int) -> bytes:

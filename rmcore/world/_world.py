@@ -8,7 +8,7 @@ it (the host world does).
 
 from __future__ import annotations
 
-import itertools
+import copy
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -88,10 +88,25 @@ class World:
     def __init__(self) -> None:
         self._apps: list[App] = []
         self._directories: set[str] = set()
-        self._pids = itertools.count(_FIRST_PID, 4)
+        self._next_pid = _FIRST_PID
         self._lock = threading.RLock()
         self.clock = Clock()
         self.stop_requests: list[AppId] = []  # every stop RM asked for, in order
+
+    def _new_pid(self) -> int:
+        pid, self._next_pid = self._next_pid, self._next_pid + 4
+        return pid
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> World:
+        """An independent copy (a World given to a pytest marker is copied for each test)."""
+        with self._lock:
+            twin = World()
+            twin._apps = copy.deepcopy(self._apps, memo)
+            twin._directories = set(self._directories)
+            twin._next_pid = self._next_pid
+            twin.clock.now = self.clock.now
+            twin.stop_requests = list(self.stop_requests)
+            return twin
 
     # -- declaring the world -----------------------------------------------------------
 
@@ -107,7 +122,7 @@ class World:
     ) -> App:
         """Declare a running process; *behaviour* sets any :class:`App` field."""
         with self._lock:
-            pid = next(self._pids) if pid is None else pid
+            pid = self._new_pid() if pid is None else pid
             start = _FILETIME_2026 + len(self._apps) if start_time is None else start_time
             app_name = name if name is not None else image_path.replace("/", "\\").split("\\")[-1]
             app = App(pid, start, image_path, app_name, files=set(files), **behaviour)
@@ -210,7 +225,7 @@ class World:
         with self._lock:
             if app.restart_fails:
                 return False
-            app.pid = next(self._pids)
+            app.pid = self._new_pid()
             app.start_time = _FILETIME_2026 + len(self._apps) + int(
                 max(self.now, 1) * _TICKS_PER_SECOND
             )
