@@ -14,8 +14,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 from . import winerror
+from ._errors import RmUsageWarning
 from ._api import hold_registry_mutex
 from .win32._rstrtmgr import Simulator
 from .win32._types import CCH_RM_SESSION_KEY, RM_PROCESS_INFO
@@ -113,8 +115,13 @@ def _walkthrough(store: str) -> int:
     steps.call('RmJoinSession(&h, "not-a-key")  malformed key', code, 1219)
     code = primary.RmStartSession(None, 0, ctypes.create_unicode_buffer(33))
     steps.call("RmStartSession(NULL, 0, szKey)", code, 160)
-    code = primary.RmStartSession(ctypes.byref(bad), 0, ctypes.create_unicode_buffer(16))
-    steps.call("RmStartSession(&h, 0, szKey[16])  short buffer", code, 160)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RmUsageWarning)
+        code = primary.RmStartSession(ctypes.byref(bad), 0, ctypes.create_unicode_buffer(32))
+    steps.call("RmStartSession(&h, 0, szKey[32])  1 short", code, 0, "Windows overruns it by 1")
+    steps.note(f"rmcore wrote what fits and warned: {len(caught)} RmUsageWarning")
+    if code == 0:
+        primary.RmEndSession(bad)
 
     extra = [_start(primary) for _ in range(63)]
     codes = sorted({result[0] for result in extra}, reverse=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,13 @@ from rm_calls import join, start
 import rmcore
 
 __all__ = ["join", "start"]  # re-exported for the test modules
+
+# pytester runs test files in this process and, after each run, forgets the modules the run
+# imported: rmcore's lazily imported modules would come back as new copies, with new classes.
+# Importing them all now keeps one copy for the whole session.
+for _module in pkgutil.walk_packages(rmcore.__path__, "rmcore."):
+    if not _module.name.endswith("__main__"):
+        importlib.import_module(_module.name)
 
 # CI runs must be reproducible: the same examples every run (locally they stay random).
 settings.register_profile("ci", derandomize=True, print_blob=True)

@@ -838,10 +838,9 @@ def test_restartmgr_cached_dll_must_be_reset_between_patches(
 
 
 def test_public_names() -> None:
-    exported = vars(rmcore)
-    if "patch" not in exported:
-        pytest.skip("rmcore/__init__.py does not export patch yet")
-    assert exported["patch"] is patch
-    assert exported["Patcher"] is Patcher
-    assert exported["StaleDLLError"] is StaleDLLError
-    assert exported["active_simulator"] is active_simulator
+    assert rmcore.patch is patch
+    assert rmcore.Patcher is Patcher
+    assert rmcore.StaleDLLError is StaleDLLError
+    assert rmcore.active_simulator is active_simulator
+    assert {"patch", "Patcher", "StaleDLLError", "active_simulator"} <= set(rmcore.__all__)
+    assert "RM_PROCESS_INFO" not in rmcore.__all__ and rmcore.win32.RM_PROCESS_INFO  # Win32 names
