@@ -42,6 +42,7 @@ LOG_CAP = 64 << 20  # a log larger than 64 MiB is not read nor appended to
 LOCK_NAME = "registry.lock"
 _KEY, _LOG = ".key", ".log"
 _OWN_ROOT_FILES = frozenset({LOCK_NAME, MARKER_NAME})
+_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 def _close_all(dirs: list[_fs.Dir]) -> None:
@@ -63,7 +64,11 @@ class DiskStore(Store):
         super().__init__()
         self._root = Root(path, create=create)
         self.path = self._root.path
-        self.mutex = RegistryMutex(os.path.join(self.path, LOCK_NAME), self._open_lock)
+        lock_path = os.path.join(self.path, LOCK_NAME)
+        self.mutex = RegistryMutex(lock_path, self._open_lock, released=self._released)
+        # While a thread holds the mutex, what it checked once (the root is still the
+        # directory opened, a key folder still has a name) is not checked again.
+        self._holding = threading.local()
         self._dirs: dict[tuple[str, ...], _fs.Dir] = {}
         self._opened: list[_fs.Dir] = []  # every descriptor, closed with the store
         self._lock = threading.Lock()
@@ -98,11 +103,16 @@ class DiskStore(Store):
         """The folder of *parts* below the root (``None``: missing and not *create*)."""
         if create and not self._root.writable:
             raise StoreWriteError(f"store {self.path} is opened read-only")
-        root = self._root.dir()
+        checked: set[tuple[str, ...]] | None = getattr(self._holding, "checked", None)
+        root = self._root.dir(check=checked is None)
         if root is None or not parts:
             return root
         cached = self._dirs.get(parts)
+        if cached is not None and checked is not None and parts in checked:
+            return cached
         if cached is not None and cached.alive():
+            if checked is not None:
+                checked.add(parts)
             return cached
         with self._lock:
             directory, depth = root, 0
@@ -122,14 +132,16 @@ class DiskStore(Store):
             return directory
 
     def _open_lock(self) -> int:
+        """The lock file, opened anew for one holding (never through a link; a FIFO planted
+        there cannot block the open and locks as well as a file)."""
         directory = self._dir((), create=True)
         assert directory is not None
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        fd = directory.open(LOCK_NAME, flags)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise StoreWriteError(f"{self.path}/{LOCK_NAME} is not a regular file; remove it")
+        fd = directory.open(LOCK_NAME, _LOCK_FLAGS)
+        self._holding.checked = set()
         return fd
+
+    def _released(self) -> None:
+        self._holding.checked = None
 
     def _file(self, key_path: str, suffix: str, *, create: bool) -> tuple[_fs.Dir | None, str]:
         parts = split_key_path(key_path)

@@ -90,21 +90,29 @@ class Dir:
     def _at(self, name: str) -> tuple[str, int | None]:
         return (name, self.fd) if _AT else (os.path.join(self.path, name), None)
 
+    # The four calls of every operation take the dir_fd branch inline (a hot path).
+
     def open(self, name: str, flags: int, mode: int = FILE_MODE) -> int:
-        target, dir_fd = self._at(name)
-        return os.open(target, flags | _BINARY, mode, dir_fd=dir_fd)
+        if _AT:
+            return os.open(name, flags, mode, dir_fd=self.fd)
+        return os.open(os.path.join(self.path, name), flags | _BINARY, mode)
 
     def lstat(self, name: str) -> os.stat_result:
-        target, dir_fd = self._at(name)
-        return os.stat(target, dir_fd=dir_fd, follow_symlinks=False)
+        if _AT:
+            return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        return os.stat(os.path.join(self.path, name), follow_symlinks=False)
 
     def unlink(self, name: str) -> None:
-        target, dir_fd = self._at(name)
-        os.unlink(target, dir_fd=dir_fd)
+        if _AT:
+            os.unlink(name, dir_fd=self.fd)
+        else:
+            os.unlink(os.path.join(self.path, name))
 
     def replace(self, source: str, target: str) -> None:
-        (src, dir_fd), (dst, _) = self._at(source), self._at(target)
-        os.replace(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        if _AT:
+            os.replace(source, target, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        else:
+            os.replace(os.path.join(self.path, source), os.path.join(self.path, target))
 
     def entries(self) -> list[os.DirEntry[str]]:
         if not _AT:
@@ -209,9 +217,11 @@ def read_file(directory: Dir, name: str, cap: int) -> bytes | None:
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    written = os.write(fd, data)  # all of it, but for a signal or a full disk
+    if written < len(data):
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 def replace_file(directory: Dir, name: str, data: bytes) -> None:

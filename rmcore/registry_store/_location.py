@@ -189,11 +189,11 @@ class Root:
         """Whether a store is there: the directory exists and carries the marker."""
         return self._dir is not None and self._has_marker()
 
-    def dir(self) -> _fs.Dir | None:
+    def dir(self, *, check: bool = True) -> _fs.Dir | None:
         """The root, after checking it is still the directory opened (``None``: a missing
         store opened read-only). A store moved or replaced meanwhile raises StoreError."""
-        if self._dir is None:
-            return None
+        if self._dir is None or not check:
+            return self._dir
         try:
             info = os.stat(self.path, follow_symlinks=self._follow)
         except OSError as exc:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from ._base import Problem, Store, split_key_path
@@ -28,8 +27,21 @@ class _LockMutex:
     def __init__(self) -> None:
         self.lock = threading.Lock()
 
-    @contextmanager
-    def hold(self, timeout: float) -> Iterator[None]:
+    def hold(self, timeout: float) -> _Held:
+        return _Held(self.lock, timeout)
+
+
+class _Held:
+    """One holding of a :class:`_LockMutex` (a plain object: cheaper than a generator)."""
+
+    __slots__ = ("lock", "timeout")
+
+    def __init__(self, lock: threading.Lock, timeout: float) -> None:
+        self.lock = lock
+        self.timeout = timeout
+
+    def __enter__(self) -> None:
+        timeout = self.timeout
         if timeout == float("inf"):
             acquired = self.lock.acquire()
         elif timeout <= 0:
@@ -38,10 +50,9 @@ class _LockMutex:
             acquired = self.lock.acquire(timeout=min(timeout, threading.TIMEOUT_MAX))
         if not acquired:
             raise MutexTimeout(f"registry write mutex not acquired within {timeout} s")
-        try:
-            yield
-        finally:
-            self.lock.release()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.lock.release()
 
 
 _stores: weakref.WeakSet[MemoryStore] = weakref.WeakSet()

@@ -22,8 +22,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from ._errors import MutexTimeout, StoreError, StoreWriteError
 from ._guard import refuse_fake_filesystem
@@ -148,16 +147,27 @@ class RegistryMutex:
     """The store's registry write mutex, as seen from one process.
 
     *opener* opens the lock file anew (a DiskStore opens it relative to its root, never
-    through a link); without one, *lock_path* is opened.
+    through a link); without one, *lock_path* is opened. *released* is called as each
+    holding ends.
     """
 
-    def __init__(self, lock_path: str, opener: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        lock_path: str,
+        opener: Callable[[], int] | None = None,
+        *,
+        released: Callable[[], None] = lambda: None,
+    ) -> None:
         self.lock_path = lock_path
         self._opener = opener or (lambda: os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600))
+        self._released = released
 
-    @contextmanager
-    def hold(self, timeout: float) -> Iterator[None]:
+    def hold(self, timeout: float) -> _Holding:
         """Hold the mutex for the ``with`` block; raise :class:`MutexTimeout` after *timeout* s."""
+        return _Holding(self, timeout)
+
+    def _acquire(self, timeout: float) -> int:
+        """The descriptor that holds the lock, or MutexTimeout (or StoreError)."""
         refuse_fake_filesystem()
         try:
             fd = self._opener()
@@ -167,13 +177,18 @@ class RegistryMutex:
             raise StoreWriteError(exc.errno, f"cannot open {self.lock_path}: {exc}") from exc
         _open_fds.add(fd)
         try:
-            if not _try_lock(fd) and not self._wait(fd, timeout):
-                fd = -1  # handed over to the waiter thread, which closes it
-                raise MutexTimeout(f"registry write mutex not acquired within {timeout} s")
-            yield
-        finally:
-            if fd >= 0:
-                _close(fd)
+            locked = _try_lock(fd) or self._wait(fd, timeout)
+        except BaseException:
+            self._release(fd)
+            raise
+        if not locked:  # the descriptor went to the waiter thread, which closes it
+            self._released()
+            raise MutexTimeout(f"registry write mutex not acquired within {timeout} s")
+        return fd
+
+    def _release(self, fd: int) -> None:
+        self._released()
+        _close(fd)
 
     @staticmethod
     def _wait(fd: int, timeout: float) -> bool:
@@ -189,3 +204,20 @@ class RegistryMutex:
                 return True
             backoff = min(backoff * 2, _MAX_BACKOFF)
         return False
+
+
+class _Holding:
+    """One ``with mutex.hold(timeout)`` (a plain object: cheaper than a generator)."""
+
+    __slots__ = ("fd", "mutex", "timeout")
+
+    def __init__(self, mutex: RegistryMutex, timeout: float) -> None:
+        self.mutex = mutex
+        self.timeout = timeout
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        self.fd = self.mutex._acquire(self.timeout)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.mutex._release(self.fd)

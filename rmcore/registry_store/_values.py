@@ -119,14 +119,35 @@ _ENTRY = struct.Struct("<HII")  # name length (UTF-16 units), type, data length
 _CRC = struct.Struct("<I")
 
 
+# A key's entries mostly repeat from one write of it to the next (a session table changes
+# one record per operation), so each entry's bytes and its decoded (name, value) are
+# remembered both ways, bounded: an operation decodes and encodes only what changed.
+_MEMO_SIZE = 4096
+_decoded: dict[bytes, tuple[str, RegValue]] = {}
+_encoded: dict[int, tuple[RegValue, str, bytes]] = {}  # by id(value), the value kept alive
+
+
+def _remember(segment: bytes, value_name: str, value: RegValue) -> None:
+    if len(_decoded) >= _MEMO_SIZE or len(_encoded) >= _MEMO_SIZE:
+        _decoded.clear()
+        _encoded.clear()
+    _decoded[segment] = (value_name, value)
+    _encoded[id(value)] = (value, value_name, segment)
+
+
 def encode_values(values: Mapping[str, RegValue]) -> bytes:
     """Serialize a key's values; a CRC over the whole lets a reader reject torn data."""
     parts = [_HEADER.pack(_MAGIC, len(values))]
     for value_name, value in values.items():
-        raw_name = _utf16(value_name)
-        parts.append(_ENTRY.pack(len(raw_name) // 2, int(value.type), len(value.data)))
-        parts.append(raw_name)
-        parts.append(value.data)
+        memo = _encoded.get(id(value))
+        if memo is None or memo[0] is not value or memo[1] != value_name:
+            raw_name = _utf16(value_name)
+            entry = _ENTRY.pack(len(raw_name) // 2, value.type, len(value.data))
+            segment = entry + raw_name + value.data
+            _remember(segment, value_name, value)
+        else:
+            segment = memo[2]
+        parts.append(segment)
     body = b"".join(parts)
     return body + _CRC.pack(zlib.crc32(body))
 
@@ -146,11 +167,18 @@ def decode_values(blob: bytes) -> dict[str, RegValue]:
     try:
         for _ in range(count):
             name_units, type_code, data_len = _ENTRY.unpack_from(body, offset)
-            offset += _ENTRY.size
-            value_name = _from_utf16(body[offset : offset + 2 * name_units])
-            offset += 2 * name_units
-            values[value_name] = RegValue(_TYPES[type_code], body[offset : offset + data_len])
-            offset += data_len
+            end = offset + _ENTRY.size + 2 * name_units + data_len
+            if end > len(body):
+                raise CorruptKeyError("truncated entry in key file")
+            segment = body[offset:end]
+            memo = _decoded.get(segment)
+            if memo is None:
+                name_end = _ENTRY.size + 2 * name_units
+                value_name = _from_utf16(segment[_ENTRY.size : name_end])
+                memo = (value_name, RegValue(_TYPES[type_code], segment[name_end:]))
+                _remember(segment, *memo)
+            values[memo[0]] = memo[1]
+            offset = end
     except (struct.error, ValueError, KeyError) as exc:
         raise CorruptKeyError(f"malformed key file: {exc}") from exc
     if offset != len(body):

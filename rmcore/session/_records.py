@@ -36,6 +36,7 @@ __all__ = [
     "process_entry",
     "read_header",
     "read_members",
+    "read_owner",
     "references",
     "strings",
     "unpack_procs",
@@ -83,6 +84,16 @@ def read_header(data: bytes) -> Header | None:
     if len(data) != _HEADER.size + header.members * _MEMBER.size:
         return None
     return header
+
+
+def read_owner(data: bytes) -> Proc | None:
+    """Only the owner of a well-formed record (the hot path of a start's scan)."""
+    if len(data) < _HEADER.size:
+        return None
+    fields = _HEADER.unpack_from(data)
+    if len(data) != _HEADER.size + fields[6] * _MEMBER.size:
+        return None
+    return fields[1], fields[2], fields[3]
 
 
 def read_members(data: bytes, header: Header) -> list[Member]:

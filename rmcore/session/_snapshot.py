@@ -20,7 +20,15 @@ from .._errors import RmError
 from ..registry_store import MutexTimeout, RegType, RegValue, Store, StoreError
 from ._identity import ProcessIdentity, current_process
 from ._liveness import os_process_running
-from ._records import Header, Proc, pack_procs, read_header, read_members, unpack_procs
+from ._records import (
+    Header,
+    Proc,
+    pack_procs,
+    read_header,
+    read_members,
+    read_owner,
+    unpack_procs,
+)
 
 __all__ = [
     "EXITED",
@@ -41,6 +49,7 @@ EXITED = "Exited"
 _PREFIX = "Session"
 
 _T = TypeVar("_T")
+_BINARY = RegType.REG_BINARY
 
 
 @functools.lru_cache(maxsize=1024)
@@ -48,6 +57,7 @@ def session_name(number: int) -> str:
     return f"{_PREFIX}{number:04d}"
 
 
+@functools.lru_cache(maxsize=4096)
 def session_number(name: str) -> int | None:
     """The number of a ``SessionNNNN`` name (four or more digits), else ``None``."""
     digits = name[len(_PREFIX) :]
@@ -79,6 +89,8 @@ class Snapshot:
     def __init__(self, values: Mapping[str, RegValue] | None) -> None:
         self.values: Mapping[str, RegValue] = values or {}
         self._exited: frozenset[Proc] | None = None
+        me = current_process()
+        self._me = (me.pid, me.start_time)
 
     @classmethod
     def read(cls, store: Store) -> Snapshot:
@@ -86,7 +98,12 @@ class Snapshot:
 
     def data(self, name: str) -> bytes | None:
         value = self.values.get(name)
-        return value.data if value is not None and value.type is RegType.REG_BINARY else None
+        return value.data if value is not None and value.type is _BINARY else None
+
+    def owner(self, name: str) -> Proc | None:
+        """The owner of session *name*; ``None`` if it is missing or junk."""
+        data = self.data(name)
+        return None if data is None else read_owner(data)
 
     def header(self, name: str) -> Header | None:
         """The record's header; ``None`` if it is missing or junk."""
@@ -123,13 +140,10 @@ class Snapshot:
 
     def alive(self, process: Proc) -> bool:
         """Its OS process runs (the caller's own: no system call) and it did not exit."""
-        pid, start, _instance = process
         if EXITED in self.values and process in self.exited():
             return False
-        me = current_process()
-        return (pid == me.pid and start == me.start_time) or os_process_running(
-            ProcessIdentity(pid, start)
-        )
+        pid, start, _instance = process
+        return (pid, start) == self._me or os_process_running(ProcessIdentity(pid, start))
 
     def mentions(self, name: str, processes: frozenset[Proc]) -> bool:
         """Whether session *name* is owned or joined by one of *processes*."""
@@ -166,13 +180,14 @@ def commit(
         if data is None:
             values.pop(name, None)
         else:
-            values[name] = RegValue(RegType.REG_BINARY, data)
-    markers = table.exited() if exited is None else exited
+            values[name] = RegValue(_BINARY, data)
+    current = table.exited() if EXITED in values else frozenset()
+    markers = current if exited is None else exited
     if markers and (exited is not None or any(table.mentions(n, markers) for n in changes)):
         markers = markers & Snapshot(values).referenced()
-    if markers:
-        values[EXITED] = RegValue(RegType.REG_BINARY, pack_procs(markers))
-    else:
+    if markers != current and markers:
+        values[EXITED] = RegValue(_BINARY, pack_procs(markers))
+    elif markers != current:
         values.pop(EXITED, None)
     if values:
         store.write_key(TABLE_KEY, values)

@@ -90,8 +90,8 @@ class SessionTable:
             if name not in table.values:
                 abandoned = False
                 break
-            header = table.header(name)
-            if header is None or not table.alive(header.owner):  # junk is reclaimable too
+            owner = table.owner(name)
+            if owner is None or not table.alive(owner):  # junk is reclaimable too
                 abandoned = True
                 break
             number += 1
@@ -99,8 +99,8 @@ class SessionTable:
         if len(present) - abandoned >= self.max_sessions:
             live = number  # every session below the slot is live
             for above, other in present:
-                header = table.header(other) if above > number else None
-                live += header is not None and table.alive(header.owner)
+                owner = table.owner(other) if above > number else None
+                live += owner is not None and table.alive(owner)
             if live >= self.max_sessions:
                 raise RmError.from_code(winerror.ERROR_MAX_SESSIONS_REACHED)
         return name, abandoned
