@@ -29,7 +29,11 @@ def _store_path(text: str) -> str:
 
 
 def _table(args: argparse.Namespace, *, create: bool) -> SessionTable:
-    store = open_store(args.store, create=create)
+    try:
+        store = open_store(args.store, create=create)
+    except ValueError as exc:  # e.g. a relative $RMCORE_STORE: a usage error, like --store
+        print(f"rmcore {args.command}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     return SessionTable(store, max_sessions=64, mutex_timeout=args.mutex_timeout)
 
 
@@ -107,7 +111,7 @@ def _print_hive(table: SessionTable) -> None:
 
 
 def _cmd_reap(args: argparse.Namespace) -> int:
-    existing = open_store(args.store, create=False)  # checks the location, creates nothing
+    existing = _table(args, create=False).store  # checks the location, creates nothing
     where = existing.describe()
     exists = not isinstance(existing, DiskStore) or existing.exists
     # No store there (or an empty directory): nothing to reap, and no store is made for it.

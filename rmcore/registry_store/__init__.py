@@ -5,20 +5,17 @@ write mutex", in this process's memory (:class:`MemoryStore`) or in a directory 
 processes (:class:`DiskStore`); :func:`open_store` picks one. It knows nothing of sessions.
 """
 
-from ._base import Problem, Store, StoreMutex
-from ._disk import KEY_CAP, LOG_CAP, DiskStore, RegistryStore
+from ._base import Problem, Store
+from ._disk import DiskStore, RegistryStore
 from ._errors import MutexTimeout, StoreError, StoreReadError, StoreWriteError
 from ._guard import PYFAKEFS_SKIP_NAMES, FakeFilesystemActive
-from ._location import STORE_ENV_VAR, default_store_path, resolve_store_path
+from ._location import STORE_ENV_VAR, default_store_path
 from ._memory import MemoryStore
 from ._mutex import RegistryMutex
-from ._open import MEMORY, StoreSpec, open_store
+from ._open import open_store
 from ._values import CorruptKeyError, RegType, RegValue
 
 __all__ = [
-    "KEY_CAP",
-    "LOG_CAP",
-    "MEMORY",
     "PYFAKEFS_SKIP_NAMES",
     "STORE_ENV_VAR",
     "CorruptKeyError",
@@ -33,11 +30,8 @@ __all__ = [
     "RegistryStore",
     "Store",
     "StoreError",
-    "StoreMutex",
     "StoreReadError",
-    "StoreSpec",
     "StoreWriteError",
     "default_store_path",
     "open_store",
-    "resolve_store_path",
 ]

@@ -20,12 +20,12 @@ import tempfile
 from . import _fs
 from ._errors import StoreError
 
-__all__ = ["MARKER_NAME", "STORE_ENV_VAR", "Root", "default_store_path", "resolve_store_path"]
+__all__ = ["MARKER_NAME", "MEMORY", "STORE_ENV_VAR", "Root", "default_store_path"]
 
 STORE_ENV_VAR = "RMCORE_STORE"
 MARKER_NAME = ".rmcore-store"
 _MARKER = b"rmcore store, format 1\n"
-_MEMORY = ":memory:"
+MEMORY = ":memory:"  # names a MemoryStore, never a directory
 
 
 def _user_tag() -> str:
@@ -40,7 +40,7 @@ def _user_tag() -> str:
 def _explicit(path: str, what: str) -> str:
     """An explicit store path, which must be absolute (a relative one silently made a
     directory in whatever the cwd was)."""
-    if path == _MEMORY:
+    if path == MEMORY:
         raise ValueError(f"{what} {path!r} names a memory store: use open_store({path!r})")
     if not os.path.isabs(path):
         raise ValueError(f"{what} {path!r} is a relative path: give an absolute path or ':memory:'")
@@ -65,11 +65,6 @@ def default_store_path() -> str:
     longer, and none is shared between users.
     """
     return _default()[0]
-
-
-def resolve_store_path(store: str | os.PathLike[str] | None) -> str:
-    """The absolute store directory an argument names (``None``: the default)."""
-    return default_store_path() if store is None else _explicit(os.fspath(store), "store")
 
 
 class Root:

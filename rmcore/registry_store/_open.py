@@ -6,11 +6,11 @@ import os
 
 from ._base import Store
 from ._disk import DiskStore
+from ._location import MEMORY
 from ._memory import MemoryStore
 
-__all__ = ["MEMORY", "StoreSpec", "open_store"]
+__all__ = ["StoreSpec", "open_store"]
 
-MEMORY = ":memory:"
 StoreSpec = Store | str | os.PathLike[str] | None
 
 

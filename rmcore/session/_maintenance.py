@@ -29,7 +29,7 @@ from ._snapshot import (
 )
 from ._types import Resources, SessionInfo
 
-__all__ = ["Problem", "calls", "hive", "problems", "reap", "sessions"]
+__all__ = ["calls", "hive", "problems", "reap", "sessions"]
 
 
 def calls(store: Store, name: str, header: Header) -> list[Call]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..registry_store import RegType, RegValue
 from ._keys import HASH_SIZE
@@ -76,24 +76,24 @@ def new_record(key_hash: bytes, owner: Proc, generation: int) -> bytes:
     return _HEADER.pack(key_hash, *owner, 0, generation, 0)
 
 
-def read_header(data: bytes) -> Header | None:
-    """The header of a well-formed record, else ``None`` (junk is never trusted)."""
+def _fields(data: bytes) -> tuple[Any, ...] | None:
+    """The header fields of a well-formed record (its length matches its count), else None."""
     if len(data) < _HEADER.size:
         return None
-    header = Header(*_HEADER.unpack_from(data))
-    if len(data) != _HEADER.size + header.members * _MEMBER.size:
-        return None
-    return header
+    fields = _HEADER.unpack_from(data)
+    return fields if len(data) == _HEADER.size + fields[6] * _MEMBER.size else None
+
+
+def read_header(data: bytes) -> Header | None:
+    """The header of a well-formed record, else ``None`` (junk is never trusted)."""
+    fields = _fields(data)
+    return None if fields is None else Header(*fields)
 
 
 def read_owner(data: bytes) -> Proc | None:
     """Only the owner of a well-formed record (the hot path of a start's scan)."""
-    if len(data) < _HEADER.size:
-        return None
-    fields = _HEADER.unpack_from(data)
-    if len(data) != _HEADER.size + fields[6] * _MEMBER.size:
-        return None
-    return fields[1], fields[2], fields[3]
+    fields = _fields(data)
+    return None if fields is None else (fields[1], fields[2], fields[3])
 
 
 def read_members(data: bytes, header: Header) -> list[Member]:

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from .. import winerror
 from .._errors import RmError
-from ..registry_store import RegValue, Store
+from ..registry_store import Problem, RegValue, Store
 from . import _fidelity, _maintenance
 from ._hive import RESTART_MANAGER_KEY
 from ._identity import SimulatedProcess
@@ -201,7 +201,7 @@ class SessionTable:
         hold them (a view of the table and the logs; read-only)."""
         return _maintenance.hive(self.store)
 
-    def problems(self) -> list[_maintenance.Problem]:
+    def problems(self) -> list[Problem]:
         """Foreign or unreadable entries of the store, and junk in the table (read-only)."""
         return _maintenance.problems(self.store)
 
