@@ -166,6 +166,24 @@ class World:
         with self._lock:
             app.running = False
 
+    def find_pid(self, pid: int) -> App | None:
+        """The process with this PID (kernel32's OpenProcess): the running one, else the
+        last declared one that has exited."""
+        with self._lock:
+            matches = [app for app in self._apps if app.pid == pid]
+        running = [app for app in matches if app.running]
+        return (running or matches)[-1] if matches else None
+
+    def terminate(self, app: App) -> None:
+        """The process is killed (TerminateProcess): it stops and its files are released."""
+        with self._lock:
+            app.running = False
+            app.files.clear()
+
+    def filetime(self) -> int:
+        """The simulated clock as a FILETIME, on the scale of declared start times."""
+        return _FILETIME_2026 + int(self.clock.now * _TICKS_PER_SECOND)
+
     @property
     def now(self) -> float:
         """Simulated seconds since the world was created."""
