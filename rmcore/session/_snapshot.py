@@ -37,6 +37,7 @@ __all__ = [
     "Snapshot",
     "commit",
     "drop_log",
+    "gone",
     "locked",
     "log_path",
     "session_name",
@@ -77,10 +78,16 @@ def locked(store: Store, timeout: float, body: Callable[[], _T]) -> _T:
     try:
         with store.mutex.hold(timeout):
             return body()
-    except MutexTimeout:
-        raise RmError.from_code(winerror.ERROR_SEM_TIMEOUT) from None
+    except MutexTimeout as exc:
+        raise RmError.from_code(winerror.ERROR_SEM_TIMEOUT, reason=str(exc)) from None
     except StoreError as exc:
-        raise RmError.from_code(winerror.ERROR_WRITE_FAULT) from exc
+        reason = f"{store.describe()}: {exc.strerror or exc}"
+        raise RmError.from_code(winerror.ERROR_WRITE_FAULT, reason=reason) from exc
+
+
+def gone(code: int) -> RmError:
+    """The error for a handle whose session is no longer in the table."""
+    return RmError.from_code(code, reason="the session was ended (no such session any more)")
 
 
 class Snapshot:

@@ -22,7 +22,7 @@ from ._hive import RESTART_MANAGER_KEY
 from ._identity import SimulatedProcess
 from ._keys import hash_key, key_to_bytes, new_key
 from ._records import Proc, encode_call, new_record, read_members, with_member, with_members
-from ._snapshot import Snapshot, commit, drop_log, locked, log_path, session_name
+from ._snapshot import Snapshot, commit, drop_log, gone, locked, log_path, session_name
 from ._types import ReapResult, Resources, SessionInfo, SessionRef
 
 __all__ = [
@@ -102,7 +102,8 @@ class SessionTable:
                 owner = table.owner(other) if above > number else None
                 live += owner is not None and table.alive(owner)
             if live >= self.max_sessions:
-                raise RmError.from_code(winerror.ERROR_MAX_SESSIONS_REACHED)
+                reason = f"{live} sessions are live, the limit is {self.max_sessions}"
+                raise RmError.from_code(winerror.ERROR_MAX_SESSIONS_REACHED, reason=reason)
         return name, abandoned
 
     def join(self, key_bytes: bytes, member: SimulatedProcess, handle: int) -> SessionRef:
@@ -114,12 +115,15 @@ class SessionTable:
             table = Snapshot.read(self.store)
             found = table.find(key_hash)
             if found is None:
-                raise RmError.from_code(winerror.ERROR_SESSION_CREDENTIAL_CONFLICT)
+                reason = "no session has this key"
+                raise RmError.from_code(winerror.ERROR_SESSION_CREDENTIAL_CONFLICT, reason=reason)
             name, header = found
             if not table.alive(header.owner):
-                raise RmError.from_code(_fidelity.JOIN_ABANDONED_SESSION_RESULT)
+                reason = "the session's owner is gone: it is abandoned"
+                raise RmError.from_code(_fidelity.JOIN_ABANDONED_SESSION_RESULT, reason=reason)
             if not _fidelity.SAME_PROCESS_MAY_JOIN and header.owner == me:
-                raise RmError.from_code(winerror.ERROR_SESSION_CREDENTIAL_CONFLICT)
+                reason = "a process may not join the session it started"
+                raise RmError.from_code(winerror.ERROR_SESSION_CREDENTIAL_CONFLICT, reason=reason)
             data = table.data(name) or b""
             commit(self.store, table, {name: with_member(data, header, (*me, handle))})
             self.on_write("RmJoinSession")
@@ -134,7 +138,7 @@ class SessionTable:
             table = Snapshot.read(self.store)
             header = table.session(ref.name, ref.key_hash)
             if header is None:
-                raise RmError.from_code(_fidelity.STALE_SECONDARY_HANDLE_RESULT)
+                raise gone(_fidelity.STALE_SECONDARY_HANDLE_RESULT)
             if ref.primary:
                 commit(self.store, table, {ref.name: None})
                 drop_log(self.store, ref.name)
@@ -156,7 +160,7 @@ class SessionTable:
             table = Snapshot.read(self.store)
             header = table.session(ref.name, ref.key_hash)
             if header is None:
-                raise RmError.from_code(winerror.ERROR_INVALID_HANDLE)
+                raise gone(winerror.ERROR_INVALID_HANDLE)
             if new:
                 call = encode_call(header.generation, new.files, new.processes, new.services)
                 self.store.append_record(log_path(ref.name), call)
@@ -172,7 +176,7 @@ class SessionTable:
             table = Snapshot.read(self.store)
             header = table.session(ref.name, ref.key_hash)
             if header is None:
-                raise RmError.from_code(winerror.ERROR_INVALID_HANDLE)
+                raise gone(winerror.ERROR_INVALID_HANDLE)
             return Resources.from_calls(_maintenance.calls(self.store, ref.name, header))
 
         return self._locked(body)

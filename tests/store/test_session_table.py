@@ -237,3 +237,25 @@ def test_junk_in_the_table_never_fails_an_operation(store: Store) -> None:
     assert table.start(me)[0].name == "Session0000"  # junk is reclaimed like the abandoned
     assert code_of(lambda: table.join(b"\x01" * 16, me, 1)) == 1219
     assert names(table) == ["Session0000"]
+
+
+def test_errors_name_their_cause(store: Store) -> None:
+    table = table_on(store, max_sessions=1)
+    owner = new_simulated_process()
+    ref, key = table.start(owner)
+
+    def reason(call: object) -> str:
+        with pytest.raises(RmError) as failed:
+            call()  # type: ignore[operator]
+        return str(failed.value.reason)
+
+    assert reason(lambda: table.start(owner)) == "1 sessions are live, the limit is 1"
+    assert reason(lambda: table.join(b"\0" * 16, owner, 1)) == "no session has this key"
+    with store.mutex.hold(1.0):
+        assert "not acquired within 0.05 s" in reason(lambda: table.join(key, owner, 1))
+    store.inject_write_failures(1)
+    assert "injected write failure" in reason(lambda: table.join(key, owner, 1))
+    table.mark_exited(owner)
+    assert "owner is gone" in reason(lambda: table.join(key, owner, 1))
+    table.reap()
+    assert "session was ended" in reason(lambda: table.resources(ref))
