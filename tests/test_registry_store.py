@@ -213,3 +213,19 @@ def test_a_store_directory_replaced_behind_its_back_fails_every_call(
         with pytest.raises(StoreError, match="replaced"):
             call()
     assert os.listdir(store) == [] and not reg.key_exists(KEY)  # nothing written there
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_planted_entry_at_a_key_path_is_never_read_nor_deleted(store: str) -> None:
+    reg = RegistryStore(store)
+    reg.write_key(KEY, {"A": RegValue.dword(1)})
+    key_file(store).unlink()
+    os.mkfifo(key_file(store))
+    with pytest.raises(StoreReadError, match="FIFO"):
+        reg.read_key(KEY)  # opened without blocking, refused after fstat
+    with pytest.raises(StoreWriteError, match="left alone"):
+        reg.delete_key(KEY)
+    assert stat.S_ISFIFO(os.lstat(key_file(store)).st_mode)
+    assert [(p.path, p.reason) for p in reg.scan()] == [
+        ("HKCU/Software/Test/Key.key", "FIFO (not read)")
+    ]

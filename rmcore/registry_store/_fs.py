@@ -272,16 +272,15 @@ def append_file(directory: Dir, name: str, data: bytes, cap: int) -> None:
 def remove_file(directory: Dir, name: str) -> bool:
     """Unlink a regular file; ``False`` if there is none. Anything else is left alone."""
     try:
-        info = directory.lstat(name)
-        if not stat.S_ISREG(info.st_mode):
-            raise StoreWriteError(errno.EINVAL, f"{name} is a {kind_of(info.st_mode)}: left alone")
-        directory.unlink(name)
+        mode = directory.lstat(name).st_mode
+        if stat.S_ISREG(mode):
+            directory.unlink(name)
     except FileNotFoundError:
         return False
-    except StoreWriteError:
-        raise
     except OSError as exc:
         raise StoreWriteError(exc.errno, f"cannot delete {name}: {exc.strerror}") from exc
+    if not stat.S_ISREG(mode):
+        raise StoreWriteError(errno.EINVAL, f"{name} is a {kind_of(mode)}: left alone")
     return True
 
 
