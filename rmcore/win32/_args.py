@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 _MASK32 = 0xFFFFFFFF
+_INTEGERS = frozenset("bBhHiIlLqQ?v")  # ctypes codes whose .value is an int, read safely
 _MASK64 = (1 << 64) - 1
 _WCHAR_HOST = ctypes.sizeof(ctypes.c_wchar)
 _MAX_STRING_UNITS = 32768  # Windows' longest path; a string that long has no end in sight
@@ -109,8 +110,12 @@ def dword(arg: object, position: int) -> int:
         return 0
     if isinstance(arg, int):
         return _integer(arg, position) & _MASK32
-    if isinstance(arg, ctypes._SimpleCData) and isinstance(arg.value, int):
-        return int(arg.value) & _MASK32
+    if _is_integer_instance(arg):
+        return int(arg.value) & _MASK32  # type: ignore[attr-defined]
+    if isinstance(arg, float) or getattr(type(arg), "_type_", "") in ("f", "d", "g"):
+        raise _convert_error(  # ctypes passes it in a floating-point register, never read
+            position, "TypeError", "a floating-point value where the DLL takes an integer"
+        )
     found = _pointer_region(arg, position)  # a pointer in a DWORD slot: its address
     return 0 if found is None else found[0].address & _MASK32
 
@@ -165,8 +170,8 @@ def _pointer_region(arg: object, position: int) -> tuple[Region, tuple[object, .
         element = _pointee(arg)
         keep = (arg,)
         return Region(address, _extent_in(keep, address), element), keep, False
-    if isinstance(arg, ctypes._SimpleCData) and isinstance(arg.value, int):
-        address = arg.value & _MASK64  # ctypes passes a simple instance by value
+    if _is_integer_instance(arg):
+        address = arg.value & _MASK64  # type: ignore[attr-defined]  # passed by value
         return None if address == 0 else (Region(address, None, None), (arg,), True)
     if isinstance(arg, _CFuncPtr):
         address = ctypes.cast(arg, ctypes.c_void_p).value or 0
@@ -394,6 +399,7 @@ class DwordSlot:
     """A ``DWORD *``/``UINT *``: four bytes the DLL reads and writes."""
 
     def __init__(self, found: Pointer, diagnostics: Diagnostics, name: str) -> None:
+        self.found = found  # keeps alive what ctypes would keep for the call (temporaries)
         self.region = found.region
         self.region.probe(4)
         available = self.region.image_size()
@@ -412,12 +418,9 @@ class DwordSlot:
 
 
 def _is_integer_instance(arg: object) -> bool:
-    """A ctypes integer (not a pointer type): ctypes passes its value, not its address."""
-    return (
-        isinstance(arg, ctypes._SimpleCData)
-        and getattr(type(arg), "_type_", "") not in ("P", "z", "Z")
-        and isinstance(arg.value, int)
-    )
+    """A ctypes integer (not a pointer, not a string pointer whose ``.value`` would read
+    memory): ctypes passes its value, not its address."""
+    return isinstance(arg, ctypes._SimpleCData) and getattr(type(arg), "_type_", "") in _INTEGERS
 
 
 def dword_slot(arg: object, position: int, diagnostics: Diagnostics, name: str) -> DwordSlot | None:
