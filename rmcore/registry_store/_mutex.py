@@ -111,7 +111,8 @@ class _Waiter:
 
 _waiter: _Waiter | None = None
 _waiter_lock = threading.Lock()
-_open_fds: set[int] = set()  # descriptors of this module, for the fork handler
+# The descriptors of this module, each with its holding's end (for the fork handler).
+_open_fds: dict[int, Callable[[], None]] = {}
 
 
 def _the_waiter() -> _Waiter:
@@ -123,20 +124,22 @@ def _the_waiter() -> _Waiter:
 
 
 def _close(fd: int) -> None:
-    _open_fds.discard(fd)
+    _open_fds.pop(fd, None)
     os.close(fd)  # closing the only descriptor releases the lock
 
 
 def _after_fork_in_child() -> None:
     """A child shares its parent's open file descriptions: holding them would keep the
-    parent's lock held after the parent lets go, so the child closes its copies."""
+    parent's lock held after the parent lets go, so the child ends those holdings and
+    closes its copies."""
     global _waiter
     _waiter = None
-    for fd in list(_open_fds):
+    for fd, released in list(_open_fds.items()):
+        released()
         try:
             _close(fd)
         except OSError:
-            _open_fds.discard(fd)
+            _open_fds.pop(fd, None)
 
 
 if hasattr(os, "register_at_fork"):
@@ -175,7 +178,7 @@ class RegistryMutex:
             raise
         except OSError as exc:
             raise StoreWriteError(exc.errno, f"cannot open {self.lock_path}: {exc}") from exc
-        _open_fds.add(fd)
+        _open_fds[fd] = self._released
         try:
             locked = _try_lock(fd) or self._wait(fd, timeout)
         except BaseException:
