@@ -112,7 +112,7 @@ def dword(arg: object, position: int) -> int:
         return _integer(arg, position) & _MASK32
     if _is_integer_instance(arg):
         return int(arg.value) & _MASK32  # type: ignore[attr-defined]
-    if isinstance(arg, float) or getattr(type(arg), "_type_", "") in ("f", "d", "g"):
+    if getattr(type(arg), "_type_", "") in ("f", "d", "g"):
         raise _convert_error(  # ctypes passes it in a floating-point register, never read
             position, "TypeError", "a floating-point value where the DLL takes an integer"
         )

@@ -81,7 +81,7 @@ def _windows_accepts(argtype: Any, arg: object) -> bool:
     return False
 
 
-_CONVERTIBLE: tuple[type, ...] = (int, str, bytes, float, ctypes._SimpleCData, ctypes._Pointer)
+_CONVERTIBLE: tuple[type, ...] = (int, str, bytes, ctypes._SimpleCData, ctypes._Pointer)
 _CONVERTIBLE += (ctypes.Array, ctypes.Structure, ctypes.Union, _CFuncPtr, _CArgObject)
 
 
