@@ -51,7 +51,13 @@ class Recorder(Protocol):
     """Receives every call the DLL backend makes (see :mod:`rmcore.testing.replay`)."""
 
     def record(
-        self, function: str, values: dict[str, object], result: int, seconds: float
+        self,
+        backend: object,
+        function: str,
+        arguments: dict[str, object],
+        outs: dict[str, object],
+        result: int,
+        seconds: float,
     ) -> None: ...
 
 
@@ -68,7 +74,8 @@ class _Call:
     def __init__(self, function: str, arguments: tuple[object, ...]) -> None:
         self.export = BY_NAME[function]
         self.diagnostics = args.Diagnostics(function)
-        self.values: dict[str, object] = {}  # argument values, for the recorder
+        self.values: dict[str, object] = {}  # argument values as the DLL reads them
+        self.outs: dict[str, object] = {}  # what the DLL wrote (out-parameters, progress)
         self.after_values: list[Callable[[], None]] = []  # DWORDs first: counts, sizes
         self.after: list[Callable[[], None]] = []
         self.keep: list[object] = []
@@ -95,7 +102,7 @@ class _Call:
 
         def copy_back() -> None:
             slot.set(temp.value)
-            self.values[name] = temp.value
+            self.outs[name] = temp.value
 
         self.after_values.append(copy_back)
         return ctypes.byref(temp)
@@ -112,7 +119,7 @@ class _Call:
 
         def copy_back() -> None:
             found.region.write(bytes(key))
-            self.values[name] = bytes(key).decode("utf-16-le").split("\0", 1)[0]
+            self.outs[name] = bytes(key).decode("utf-16-le").split("\0", 1)[0]
 
         self.after.append(copy_back)
         return key
@@ -168,21 +175,21 @@ class _Call:
             rows_at = ctypes.cast(found.region.address, ctypes.POINTER(RM_PROCESS_INFO))
 
             def record() -> None:
-                filled = min(int(self.values.get("pnProcInfo") or 0), capacity)  # type: ignore[call-overload]
-                self.values[name] = [RM_PROCESS_INFO.from_buffer_copy(rows_at[i]) for i in range(filled)]
+                filled = min(int(self.outs.get("pnProcInfo") or 0), capacity)  # type: ignore[call-overload]
+                self.outs[name] = [RM_PROCESS_INFO.from_buffer_copy(rows_at[i]) for i in range(filled)]
 
             self.after.append(record)
             return rows_at
         rows = (RM_PROCESS_INFO * max(capacity, 1))()
 
         def copy_back() -> None:
-            filled = self.values.get("pnProcInfo") or 0
+            filled = self.outs.get("pnProcInfo") or 0
             assert isinstance(filled, int)
             data = bytes(rows)[: min(filled, capacity) * _PROCESS_INFO_SIZE]
             if data:
                 args.check_out(found, len(data), self.diagnostics, name)
                 found.region.write(data)
-            self.values[name] = [
+            self.outs[name] = [
                 RM_PROCESS_INFO.from_buffer_copy(data, i * _PROCESS_INFO_SIZE)
                 for i in range(len(data) // _PROCESS_INFO_SIZE)
             ]
@@ -198,9 +205,9 @@ class _Call:
             address = found.region.address
 
             def record() -> None:
-                needed = self.values.get("cbFilterBufNeeded")
+                needed = self.outs.get("cbFilterBufNeeded")
                 used = min(int(size or 0), needed if isinstance(needed, int) else 0)  # type: ignore[call-overload]
-                self.values[name] = ctypes.string_at(address, used).hex()
+                self.outs[name] = ctypes.string_at(address, used).hex()
 
             self.after.append(record)
             return ctypes.cast(address, ctypes.POINTER(ctypes.c_ubyte))
@@ -208,12 +215,12 @@ class _Call:
 
         def copy_back() -> None:
             data = _relocated(bytes(buffer), ctypes.addressof(buffer), found.region.address)
-            needed = self.values.get("cbFilterBufNeeded")
+            needed = self.outs.get("cbFilterBufNeeded")
             if isinstance(needed, int) and needed <= len(data):
                 data = data[:needed]
             args.check_out(found, len(data), self.diagnostics, name)
             found.region.write(data)
-            self.values[name] = data.hex()
+            self.outs[name] = data.hex()
 
         self.after.append(copy_back)
         return buffer
@@ -221,7 +228,8 @@ class _Call:
     def _callback(self, name: str, argument: object, position: int, _count: object) -> Any:
         function = args.status_callback(argument, position, self.diagnostics, name)
         reports: list[int] = []
-        self.values[name] = reports if function is not None else None
+        self.values[name] = "callback" if function is not None else None
+        self.outs[name] = reports
 
         def thunk(percent: int) -> None:
             reports.append(percent)
@@ -310,7 +318,7 @@ class RstrtmgrDLL(RestartManagerAPI):
         for copy_back in (*call.after_values, *call.after):
             copy_back()
         if self.recorder is not None:
-            self.recorder.record(function, call.values, code, seconds)
+            self.recorder.record(self, function, call.values, call.outs, code, seconds)
         return code
 
 
