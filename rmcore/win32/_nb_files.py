@@ -61,6 +61,7 @@ FILE_ATTRIBUTE_ARCHIVE: Final = 0x20
 FILE_ATTRIBUTE_REPARSE_POINT: Final = 0x400
 INVALID_FILE_ATTRIBUTES: Final = 0xFFFFFFFF
 _READ, _WRITE = FILE_READ_DATA | FILE_EXECUTE, FILE_WRITE_DATA | FILE_APPEND_DATA
+_DATA = _READ | _WRITE | DELETE
 _SHARE_READ, _SHARE_WRITE, _SHARE_DELETE = 1, 2, 4
 _EPOCH_AS_FILETIME = 116_444_736_000_000_000
 _INFORMATION = struct.Struct("<IQQQIIIIII")  # BY_HANDLE_FILE_INFORMATION, 52 bytes
@@ -118,8 +119,9 @@ def _openers_of(world: object) -> _Openers:
 
 
 def _conflict(held_access: int, held_share: int, access: int, share: int) -> bool:
-    """Windows' share check between an existing opener and a new open."""
-    if not access & (_READ | _WRITE | DELETE):
+    """Windows' share check between an existing opener and a new open: only openers that
+    ask for data access take part (IoCheckShareAccess/IoSetShareAccess skip the others)."""
+    if not access & _DATA or not held_access & _DATA:
         return False
     return bool(
         (access & _READ and not held_share & _SHARE_READ)
