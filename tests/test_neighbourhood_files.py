@@ -181,9 +181,13 @@ def test_get_file_attributes(k32: Any, tmp_path: Path, locked: str) -> None:
     assert k32.GetFileAttributesW(str(tmp_path)) == DIRECTORY
     os.chmod(locked, 0o444)
     assert k32.GetFileAttributesW(locked) == ARCHIVE | READONLY
-    link = tmp_path / "link"
+    link, folder_link, dangling = tmp_path / "link", tmp_path / "dir_link", tmp_path / "gone"
     link.symlink_to(locked)
-    assert k32.GetFileAttributesW(str(link)) == ARCHIVE | READONLY | 0x400  # REPARSE_POINT
+    folder_link.symlink_to(tmp_path)
+    dangling.symlink_to(tmp_path / "nothing")
+    assert k32.GetFileAttributesW(str(link)) == ARCHIVE | 0x400  # the link: REPARSE_POINT
+    assert k32.GetFileAttributesW(str(folder_link)) == DIRECTORY | 0x400
+    assert k32.GetFileAttributesW(str(dangling)) == ARCHIVE | 0x400  # not followed
     cases = [(str(tmp_path / "none"), 2), (str(tmp_path / "no" / "x"), 3), (None, 3)]
     cases += [("", 3), ("C:\\Windows", 3), ("bad|name", 123)]
     for name, code in cases:

@@ -81,8 +81,8 @@ WORLD_HOLDER_SHARE: Final = 0
 NO_HOST_VOLUME_RESULT: Final = ERROR_PATH_NOT_FOUND
 
 # Decision: a regular file carries FILE_ATTRIBUTE_ARCHIVE (NTFS sets it on every file it
-# creates or writes), plus READONLY when the owner may not write it; a symbolic link adds
-# REPARSE_POINT; FILE_ATTRIBUTE_NORMAL (no other attribute) is never reported.
+# creates or writes), plus READONLY when the owner may not write it; a symbolic link is
+# ARCHIVE (or DIRECTORY) | REPARSE_POINT; FILE_ATTRIBUTE_NORMAL is never reported.
 FILE_ATTRIBUTES: Final = FILE_ATTRIBUTE_ARCHIVE
 
 # Decision: MAXIMUM_ALLOWED asks for every right (the owner's); FILE_FLAG_OPEN_REPARSE_POINT
@@ -171,27 +171,28 @@ def _parent_exists(host: str) -> bool:
     return os.path.isdir(os.path.dirname(host) or ".")
 
 
-def _attributes(st: os.stat_result, link: bool) -> int:
+def _attributes(st: os.stat_result) -> int:
     if stat.S_ISDIR(st.st_mode):
-        value = FILE_ATTRIBUTE_DIRECTORY
-    else:
-        value = FILE_ATTRIBUTES
-        if not st.st_mode & stat.S_IWUSR:
-            value |= FILE_ATTRIBUTE_READONLY
-    return value | (FILE_ATTRIBUTE_REPARSE_POINT if link else 0)
+        return FILE_ATTRIBUTE_DIRECTORY
+    readonly = not st.st_mode & stat.S_IWUSR
+    return FILE_ATTRIBUTES | (FILE_ATTRIBUTE_READONLY if readonly else 0)
 
 
 def attributes_of(name: str | None) -> int:
-    """GetFileAttributesW (never blocked by sharing, as on Windows)."""
+    """GetFileAttributesW: never blocked by sharing; a symbolic link answers for itself
+    (REPARSE_POINT, plus DIRECTORY for a link to a directory), as Windows does not follow
+    it."""
     _given, host = names(name)
     if host is None:
         raise Win32Failure(NO_HOST_VOLUME_RESULT, "no such volume on this host")
     try:
-        st = os.stat(host)
-        link = os.path.islink(host)
+        st = os.lstat(host)
     except OSError as exc:
         raise from_os_error(exc, parent_exists=_parent_exists(host)) from None
-    return _attributes(st, link)
+    if stat.S_ISLNK(st.st_mode):
+        kind = FILE_ATTRIBUTE_DIRECTORY if os.path.isdir(host) else FILE_ATTRIBUTES
+        return kind | FILE_ATTRIBUTE_REPARSE_POINT
+    return _attributes(st)
 
 
 @dataclass
@@ -313,7 +314,7 @@ def information(fd: int) -> bytes:
     birth = getattr(st, "st_birthtime", None)
     born = int(birth * 1e9) if birth else min(st.st_ctime_ns, st.st_mtime_ns)
     return _INFORMATION.pack(
-        _attributes(st, link=False),
+        _attributes(st),
         _filetime(born),
         _filetime(st.st_atime_ns),
         _filetime(st.st_mtime_ns),
