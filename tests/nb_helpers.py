@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from collections.abc import Iterator
 from ctypes import POINTER, byref, wintypes
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 # Until rmcore/win32/_libraries.py imports them when a patch loads kernel32 or psapi.
 import rmcore.win32._kernel32
 import rmcore.win32._psapi  # noqa: F401
+from rmcore.win32 import _winctypes
 
 OFF_WINDOWS = pytest.mark.skipif(
     sys.platform == "win32", reason="off Windows only: on Windows these are the real DLLs"
@@ -106,6 +108,14 @@ def kernel32() -> Any:
         function = getattr(dll, name)
         function.restype, function.argtypes = restype, argtypes
     return dll
+
+
+def fresh_last_error() -> Iterator[None]:
+    """The thread's last error and ctypes' copy of it, put back to 0 after a test (they are
+    per thread and outlive patches, as on Windows)."""
+    yield
+    _winctypes.set_system_error(0)
+    _winctypes.set_last_error(0)
 
 
 def last_error() -> int:

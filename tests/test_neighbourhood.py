@@ -33,6 +33,7 @@ from nb_helpers import (
     WAIT_FAILED,
     WAIT_TIMEOUT,
     filetime,
+    fresh_last_error,
     kernel32,
     last_error,
     rm_list,
@@ -49,6 +50,9 @@ from rmcore.world import App, World
 pytestmark = [OFF_WINDOWS, SIMULATOR_OPTIONS_INSIDE_THE_PLUGIN]
 FDF_WINAPI = Path("/work/scratch/clients/fdf_winapi/winapi.py")
 QUERY = PROCESS_QUERY_LIMITED_INFORMATION
+
+
+_fresh_last_error = pytest.fixture(autouse=True)(fresh_last_error)
 
 
 @pytest.fixture

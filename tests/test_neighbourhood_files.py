@@ -32,6 +32,7 @@ from nb_helpers import (
     PROCESS_QUERY_LIMITED_INFORMATION,
     SIMULATOR_OPTIONS_INSIDE_THE_PLUGIN,
     TRUNCATE_EXISTING,
+    fresh_last_error,
     kernel32,
     last_error,
     rm_list,
@@ -45,6 +46,9 @@ from rmcore.world import App, World
 pytestmark = [OFF_WINDOWS, SIMULATOR_OPTIONS_INSIDE_THE_PLUGIN]
 INVALID_FILE_ATTRIBUTES = 0xFFFFFFFF
 ARCHIVE, DIRECTORY, READONLY = 0x20, 0x10, 0x01
+
+
+_fresh_last_error = pytest.fixture(autouse=True)(fresh_last_error)
 
 
 @pytest.fixture
