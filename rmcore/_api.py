@@ -44,7 +44,7 @@ __all__ = [
     "hold_registry_mutex",
 ]
 
-GETLIST_ATTEMPTS = 5  # what Service Fabric, Tailscale and restartmgr use (spec §1.5)
+GETLIST_ATTEMPTS = 5  # what Service Fabric, Tailscale and restartmgr use (RmGetList page)
 
 
 def check(code: int, function: str, api: object = None) -> None:
@@ -328,7 +328,7 @@ class AffectedApps:
 
     @property
     def reboot_needed(self) -> bool:
-        """Non-zero reasons: shutting apps down cannot free the resources (spec §1.5)."""
+        """Non-zero reasons: shutting apps down cannot free the resources (RmGetList page)."""
         return bool(self.reboot_reasons)
 
 
@@ -363,6 +363,8 @@ def hold_registry_mutex(
     Every other process's (and Simulator's) call that needs the mutex then fails with
     ERROR_SEM_TIMEOUT (121) after its timeout, having changed nothing.
     """
+    if store == ":memory:":
+        raise ValueError("a new ':memory:' store blocks nobody: pass the Simulator's store")
     mutex = open_store(store).mutex
     with mutex.hold(float("inf") if timeout is None else timeout):
         yield

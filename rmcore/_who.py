@@ -22,7 +22,7 @@ from .win32._types import RM_APP_STATUS, RM_APP_TYPE, RM_PROCESS_INFO, RM_REBOOT
 __all__ = ["WhoEntry", "filetime_to_datetime", "who"]
 
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
-_GETLIST_TRIES = 5  # RM refreshes the list on every call (spec §1.5); others loop 5 times
+_GETLIST_TRIES = 5  # RM refreshes the list on every call (RmGetList page); others loop 5 times
 
 
 def filetime_to_datetime(filetime: int) -> datetime:

@@ -102,7 +102,9 @@ def _callback(behaviour: str, context: Context) -> Any:
 
     def reenter(percent: int) -> None:
         needed, count, reasons = ctypes.c_uint32(), ctypes.c_uint32(0), ctypes.c_uint32()
-        context.sim.RmGetList(0, ctypes.byref(needed), ctypes.byref(count), None, ctypes.byref(reasons))
+        context.sim.RmGetList(
+            0, ctypes.byref(needed), ctypes.byref(count), None, ctypes.byref(reasons)
+        )
         context.sim.RmShutdown(0, 0, None)
         context.sim.RmCancelCurrentTask(0)
 

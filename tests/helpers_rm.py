@@ -1,4 +1,4 @@
-"""Shared helpers for the RmRegisterResources .. RmGetFilterList tests (spec §1.4-1.11).
+"""Shared helpers for the RmRegisterResources .. RmGetFilterList tests.
 
 Everything here calls the Simulator exactly as ctypes code calls rstrtmgr.dll: out-parameters
 through ``byref``, string arrays as ``c_wchar_p`` arrays, structs as ctypes arrays.

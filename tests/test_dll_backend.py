@@ -165,7 +165,7 @@ def describe(ctype: Any) -> str:
     return f"{'i' if signed else 'u'}{8 * ctypes.sizeof(ctype)}"
 
 
-# restartmanager.h (spec §1, §2) in those terms: DWORD/UINT/ULONG u32, WCHAR u16, enums i32,
+# restartmanager.h in those terms: DWORD/UINT/ULONG u32, WCHAR u16, enums i32,
 # RM_UNIQUE_PROCESS 12 bytes, RM_PROCESS_INFO 668, PBYTE u8*, the callback void(UINT) cdecl.
 CALLBACK = "cdecl void(u32)"
 WINDOWS_SIGNATURES = {
@@ -289,7 +289,9 @@ def test_join_session_non_ascii_and_null(dll: RstrtmgrDLL, rec: Record) -> None:
 # --- RmRegisterResources: arrays of strings and of RM_UNIQUE_PROCESS --------------------------
 def _utf16(text: str) -> Any:
     units = text.encode("utf-16-le") + b"\0\0"
-    return ctypes.cast(ctypes.create_string_buffer(units, len(units)), ctypes.POINTER(ctypes.c_uint16))
+    return ctypes.cast(
+        ctypes.create_string_buffer(units, len(units)), ctypes.POINTER(ctypes.c_uint16)
+    )
 
 
 FILES = ["C:\\a.txt", "D:\\\u00fc\\\U0001f600.dll"]

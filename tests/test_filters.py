@@ -1,4 +1,4 @@
-"""RmAddFilter, RmRemoveFilter, RmGetFilterList: every documented rule and code (spec §1.9-1.11,
+"""RmAddFilter, RmRemoveFilter, RmGetFilterList: every documented rule and code (their pages,
 §2.4, §2.5)."""
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ def test_later_filter_wins_across_targets_of_one_app(scene: _Scene) -> None:
 
 
 def test_removed_filter_stops_masking_even_after_getlist(scene: _Scene) -> None:
-    """AppStatus shows the masks of the filters in force (spec §1.9, RM_APP_STATUS);
+    """AppStatus shows the masks of the filters in force (RmAddFilter page, RM_APP_STATUS);
     once RmRemoveFilter took the filter away, RmShutdown stops the app again."""
     assert scene.add(module=EDITOR, action=RmNoShutdown) == 0
     assert scene.status(scene.editor) & RmStatusShutdownMasked  # RmGetList saw the filter
@@ -288,7 +288,7 @@ def test_overridden_filter_stops_masking_even_after_getlist(scene: _Scene) -> No
 
 
 def test_same_file_in_other_case_is_the_same_filter(scene: _Scene) -> None:
-    """The latest call overrides earlier ones on the *same file* (spec §1.9); Windows paths
+    """The latest call overrides earlier ones on the *same file* (RmAddFilter page); Windows paths
     compare case-insensitively (rmcore's own ``_fidelity.same_path``)."""
     assert _fidelity.same_path(EDITOR, EDITOR.lower())
     assert scene.add(module=EDITOR, action=RmNoShutdown) == 0
@@ -307,7 +307,7 @@ def test_same_service_in_other_case_is_the_same_filter(scene: _Scene) -> None:
 
 
 def test_filter_added_after_shutdown_applies_to_restart(scene: _Scene) -> None:
-    """Filters modify the restart action too (spec §1.9, RmNoRestart prevents restart);
+    """Filters modify the restart action too (RmAddFilter page, RmNoRestart prevents restart);
     one added between RmShutdown and RmRestart is in force when RmRestart runs."""
     assert scene.sim.RmShutdown(scene.handle, 0, None) == 0
     assert scene.add(module=EDITOR, action=RmNoRestart) == 0
@@ -447,6 +447,7 @@ def test_too_small_buffer_is_234_and_untouched(scene: _Scene) -> None:
     assert scene.sim.RmGetFilterList(scene.handle, buffer, size - 1, byref(needed)) == 234
     assert needed.value == size
     assert bytes(buffer) == b"\xa5" * size
+
 
 def test_buffer_smaller_than_cbfilterbuf_says_is_written_only_as_far_as_it_goes(
     scene: _Scene,

@@ -92,26 +92,46 @@ _POINTERS = st.one_of(
     st.tuples(st.just("pointer"), st.sampled_from(["c_uint8", "c_uint32", "RM_PROCESS_INFO"])),
     st.tuples(
         st.just("array"),
-        st.sampled_from(["c_uint8", "c_uint16", "c_wchar", "c_char", "RM_PROCESS_INFO",
-                         "RM_UNIQUE_PROCESS"]),
+        st.sampled_from(
+            ["c_uint8", "c_uint16", "c_wchar", "c_char", "RM_PROCESS_INFO", "RM_UNIQUE_PROCESS"]
+        ),
         st.integers(1, 40),
     ),
-    st.tuples(st.just("array"), st.just("c_wchar_p"), st.integers(1, 3),
-              st.lists(st.text(min_size=0, max_size=10), max_size=3)),
+    st.tuples(
+        st.just("array"),
+        st.just("c_wchar_p"),
+        st.integers(1, 3),
+        st.lists(st.text(min_size=0, max_size=10), max_size=3),
+    ),
     st.tuples(st.just("unicode_buffer"), st.text(max_size=40), st.integers(1, 70)),
     st.tuples(st.just("wchar_p_int"), st.one_of(_SMALL_INTS, st.integers(0x10000, 2**48))),
     st.tuples(st.just("void_p"), st.one_of(_SMALL_INTS, st.integers(0x10000, 2**48))),
     st.tuples(st.just("wchar_p_array_of_ints"), st.lists(_SMALL_INTS, min_size=1, max_size=3)),
-    st.tuples(st.just("list"), st.lists(st.tuples(st.just("str"), st.text(max_size=5)), max_size=3)),
+    st.tuples(
+        st.just("list"), st.lists(st.tuples(st.just("str"), st.text(max_size=5)), max_size=3)
+    ),
     st.tuples(st.just("key"), st.booleans()),
 )
 _CALLBACKS = st.tuples(
     st.just("callback"),
-    st.sampled_from(["ok", "raises", "wrong_arity", "reenter", "ctypes_ok", "ctypes_raises",
-                     "ctypes_wrong_arity", "ctypes_reenter", "null_ctypes"]),
+    st.sampled_from(
+        [
+            "ok",
+            "raises",
+            "wrong_arity",
+            "reenter",
+            "ctypes_ok",
+            "ctypes_raises",
+            "ctypes_wrong_arity",
+            "ctypes_reenter",
+            "null_ctypes",
+        ]
+    ),
 )
 _COUNTS = st.one_of(st.integers(0, 4), _SMALL_INTS)
-_HANDLES = st.one_of(st.integers(0, 3), st.tuples(st.just("scalar"), st.just("c_uint32"), st.integers(0, 3)))
+_HANDLES = st.one_of(
+    st.integers(0, 3), st.tuples(st.just("scalar"), st.just("c_uint32"), st.integers(0, 3))
+)
 
 
 def _argument(kind: Kind, name: str) -> st.SearchStrategy[Any]:
@@ -119,7 +139,9 @@ def _argument(kind: Kind, name: str) -> st.SearchStrategy[Any]:
         return st.one_of(_CALLBACKS, _SCALARS, _POINTERS)
     if kind in (Kind.DWORD, Kind.ENUM):
         if name == "dwSessionHandle":
-            return st.one_of(_HANDLES.map(lambda h: h if isinstance(h, tuple) else ("int", h)), _SCALARS)
+            return st.one_of(
+                _HANDLES.map(lambda h: h if isinstance(h, tuple) else ("int", h)), _SCALARS
+            )
         return st.one_of(_COUNTS.map(lambda n: ("int", n)), _SCALARS, _POINTERS)
     return st.one_of(_POINTERS, _SCALARS)
 
@@ -163,7 +185,11 @@ def _spec(value: Any) -> Any:
 
 
 _ANYTHING = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**65), 2**65), st.floats(), st.text(max_size=6),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**65), 2**65),
+    st.floats(),
+    st.text(max_size=6),
     st.binary(max_size=4),
 )
 PYTHONIC: dict[str, st.SearchStrategy[dict[str, Any]]] = {
@@ -185,8 +211,11 @@ PYTHONIC: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "affected_apps": st.fixed_dictionaries({}, optional={"attempts": _ANYTHING}),
     "add_filter": st.fixed_dictionaries(
         {"action": _ANYTHING},
-        optional={"path": _ANYTHING, "process": st.one_of(_ANYTHING, st.tuples(_ANYTHING, _ANYTHING)),
-                  "service": _ANYTHING},
+        optional={
+            "path": _ANYTHING,
+            "process": st.one_of(_ANYTHING, st.tuples(_ANYTHING, _ANYTHING)),
+            "service": _ANYTHING,
+        },
     ),
 }
 
@@ -196,8 +225,12 @@ def test_the_pythonic_layer_refuses_bad_input_in_python_terms(worker: Worker, me
     """``Session.register(files=[1])``, ``shutdown(progress=5)``...: TypeError, ValueError
     or an RmError naming the argument, never a crash."""
 
-    @settings(max_examples=EXAMPLES // 2, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES // 2,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(PYTHONIC[method])
     def check(values: dict[str, Any]) -> None:
         specs = {name: _spec(value) for name, value in values.items()}
@@ -209,18 +242,43 @@ def test_the_pythonic_layer_refuses_bad_input_in_python_terms(worker: Worker, me
 
 # The inputs the robustness review found crashing the interpreter, one by one.
 REPORTED: list[tuple[str, str, Any]] = [
-    *(("dll", "RmStartSession", [v, ("int", 0), ("unicode_buffer", "", 33)])
-      for v in (("bool", True), ("int", 1), ("int", -1), ("int", 2**63), ("int", 2**64))),
+    *(
+        ("dll", "RmStartSession", [v, ("int", 0), ("unicode_buffer", "", 33)])
+        for v in (("bool", True), ("int", 1), ("int", -1), ("int", 2**63), ("int", 2**64))
+    ),
     ("dll", "RmJoinSession", [("bool", True), ("key", False)]),
-    ("dll", "RmGetList", [("int", 0), ("int", 1), ("byref", "c_uint32", 0), ("none",),
-                          ("byref", "c_uint32", 0)]),
+    (
+        "dll",
+        "RmGetList",
+        [("int", 0), ("int", 1), ("byref", "c_uint32", 0), ("none",), ("byref", "c_uint32", 0)],
+    ),
     ("dll", "RmGetFilterList", [("int", 0), ("int", 16), ("int", 4096), ("byref", "c_uint32", 0)]),
-    ("dll", "RmRegisterResources", [("int", 0), ("int", 1), ("wchar_p_array_of_ints", [1]),
-                                    ("int", 0), ("none",), ("int", 0), ("none",)]),
+    (
+        "dll",
+        "RmRegisterResources",
+        [
+            ("int", 0),
+            ("int", 1),
+            ("wchar_p_array_of_ints", [1]),
+            ("int", 0),
+            ("none",),
+            ("int", 0),
+            ("none",),
+        ],
+    ),
     ("dll", "RmJoinSession", [("byref", "c_uint32", 0), ("wchar_p_int", 1)]),
     ("dll", "RmAddFilter", [("int", 0), ("wchar_p_int", 1), ("none",), ("none",), ("int", 1)]),
-    ("dll", "RmGetList", [("int", 0), ("byref", "c_uint32", 0), ("byref", "c_uint32", 64),
-                          ("pointer", "RM_PROCESS_INFO"), ("byref", "c_uint32", 0)]),
+    (
+        "dll",
+        "RmGetList",
+        [
+            ("int", 0),
+            ("byref", "c_uint32", 0),
+            ("byref", "c_uint32", 64),
+            ("pointer", "RM_PROCESS_INFO"),
+            ("byref", "c_uint32", 0),
+        ],
+    ),
     ("dll", "RmShutdown", [("int", 0), ("int", 1), ("callback", "ctypes_reenter")]),
     ("dll", "RmShutdown", [("int", 0), ("int", 1), ("callback", "raises")]),
     ("dll", "RmRestart", [("int", 0), ("int", 0), ("callback", "wrong_arity")]),

@@ -256,7 +256,12 @@ def test_registered_process_is_found_by_pid_and_start_time(
     right = RM_UNIQUE_PROCESS.of(child.pid, start_time)
     wrong = RM_UNIQUE_PROCESS.of(child.pid, start_time + 1)
     processes = (RM_UNIQUE_PROCESS * 2)(right, wrong)
-    assert sim.RmRegisterResources(handle, 0, None, 2, processes, 1, (ctypes.c_wchar_p * 1)("nosuchservice")) == 0
+    assert (
+        sim.RmRegisterResources(
+            handle, 0, None, 2, processes, 1, (ctypes.c_wchar_p * 1)("nosuchservice")
+        )
+        == 0
+    )
     code, rows, _ = get_list(sim, handle)
     assert code == 0
     assert [row.Process.dwProcessId for row in rows] == [child.pid]

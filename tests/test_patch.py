@@ -485,7 +485,7 @@ def test_restype_conversions() -> None:
         end.restype = lambda code: f"code {code}"
         assert end(99) == "code 6"
         end.restype = ctypes.c_char_p  # ctypes reads a string at the code: as on Windows,
-        with pytest.raises(OSError, match="access violation reading 0x0+6$"):  # 6 is no address
+        with pytest.raises(OSError, match=r"access violation reading 0x0+6$"):  # 6 is no address
             end(99)
         with pytest.raises(TypeError, match="restype"):
             end.restype = 5  # type: ignore[assignment]
@@ -678,7 +678,10 @@ def _run_samples(secondary: list[str], capfd: pytest.CaptureFixture[str], **opti
         "secondary installer exited with 0",
     ]
     affected = sorted(line for line in out if line.startswith("affected: "))
-    assert affected == [f"affected: calc.exe (PID {pids[0]})", f"affected: word.exe (PID {pids[1]})"]
+    assert affected == [
+        f"affected: calc.exe (PID {pids[0]})",
+        f"affected: word.exe (PID {pids[1]})",
+    ]
     assert out[-3:] == ["RmShutdown -> 0", "RmRestart -> 0", "RmEndSession -> 0"]
     assert sorted(pid for pid, _ in world.stop_requests) == sorted(pids)
     assert calc.running and office.running  # restarted, as new processes
@@ -696,7 +699,9 @@ def test_samples_in_two_processes_on_an_explicit_store(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     store = str(tmp_path / "store")
-    _run_samples([sys.executable, str(RUNNER), "--store", store, str(SECONDARY)], capfd, store=store)
+    _run_samples(
+        [sys.executable, str(RUNNER), "--store", store, str(SECONDARY)], capfd, store=store
+    )
 
 
 @pytest.mark.usefixtures("child_env")

@@ -1,4 +1,5 @@
-"""RmRegisterResources and RmGetList: every documented rule and code (spec §1.4, §1.5, §2, §6)."""
+"""RmRegisterResources and RmGetList: every documented rule and code (their pages,
+restartmanager.h, field reports)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ from windows_style import CallerUniqueProcess as WinRM_UNIQUE_PROCESS
 
 import rmcore
 from rmcore import winerror as we
-from rmcore.registry_store import RegistryStore
 from rmcore.session import _fidelity
 from rmcore.win32._types import (
     RM_INVALID_TS_SESSION,
@@ -130,7 +130,7 @@ def test_register_unknown_handle_is_6(store: str, world: World) -> None:
 
 def test_register_bad_arguments_and_bad_handle(store: str, world: World) -> None:
     sim, _handle, _ = primary(store, world)
-    expected = 160 if _fidelity.ARGUMENTS_CHECKED_BEFORE_HANDLE else 6
+    expected = 160  # a decision: arguments are checked before the handle
     assert sim.RmRegisterResources(99, 1, None, 0, None, 0, None) == expected
 
 
@@ -341,7 +341,9 @@ def test_list_is_recomputed_on_every_call(store: str, world: World) -> None:
     assert sim.RmGetList(handle, byref(needed), byref(count), None, byref(reasons)) == 234
     assert needed.value == 1
     late = world.add_process("C:\\late.exe")
-    world.hold(late, FILE)  # starts holding the file between the two calls (spec §6.2)
+    world.hold(
+        late, FILE
+    )  # starts holding the file between the two calls (Microsoft's samples loop on it)
     buffer = (RM_PROCESS_INFO * 1)()
     count.value = 1
     assert sim.RmGetList(handle, byref(needed), byref(count), buffer, byref(reasons)) == 234
@@ -423,7 +425,7 @@ def test_service_row_fields(store: str, world: World, declared_restartable: bool
             app_type=RmService,
             status=RmStatusRunning,
             ts_session=RM_INVALID_TS_SESSION & 0xFFFFFFFF,  # "unused for services"
-            restartable=1,  # always TRUE for services (spec §2.3)
+            restartable=1,  # always TRUE for services (RM_PROCESS_INFO page)
         )
     ]
 

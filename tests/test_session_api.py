@@ -1,4 +1,4 @@
-"""RmStartSession, RmJoinSession, RmEndSession: every documented rule and code (spec §1.1-1.3)."""
+"""RmStartSession, RmJoinSession, RmEndSession: every documented rule and code (their pages)."""
 
 from __future__ import annotations
 
@@ -81,8 +81,8 @@ def test_start_with_the_handle_passed_by_value_is_what_ctypes_passes(
 ) -> None:
     """Without byref, ctypes passes the integer's value: the DLL writes to that address."""
     key = ctypes.create_unicode_buffer(33)
-    by_value = pytest.warns(rmcore.RmUsageWarning, match="by value .did you mean ctypes.byref")
-    with by_value, pytest.raises(OSError, match="access violation writing 0x0+FFFFFFFF"):
+    by_value = pytest.warns(rmcore.RmUsageWarning, match=r"by value .did you mean ctypes.byref")
+    with by_value, pytest.raises(OSError, match=r"access violation writing 0x0+FFFFFFFF"):
         sim.RmStartSession(ctypes.c_uint32(0xFFFFFFFF), 0, key)
     with by_value:
         assert sim.RmStartSession(ctypes.c_uint32(0), 0, key) == 160  # the value is NULL
@@ -122,8 +122,8 @@ def test_start_bad_arguments_is_160_and_writes_nothing(
 @pytest.mark.parametrize("short", [32, 16, 1])
 def test_short_key_buffer_gets_what_fits_and_a_warning(sim: rmcore.Simulator, short: int) -> None:
     """RmStartSession has no length parameter: Windows writes 33 WCHARs whatever the buffer
-    and returns 0 (spec §6b: a 32-WCHAR buffer is overrun by its NUL). rmcore returns 0, warns,
-    and writes only what fits: never past the caller's buffer."""
+    and returns 0 (public callers pass 32-WCHAR buffers: overrun by the NUL). rmcore returns
+    0, warns, and writes only what fits: never past the caller's buffer."""
     arena = ctypes.create_unicode_buffer("z" * 40, 41)
     key = (ctypes.c_wchar * short).from_buffer(arena)
     handle = ctypes.c_uint32(0xFFFFFFFF)
@@ -156,7 +156,7 @@ def test_start_arguments_ctypes_cannot_convert_are_argument_errors(
 
 def test_start_strings_where_buffers_go_are_temporary_copies(sim: rmcore.Simulator) -> None:
     """ctypes passes a str or bytes as a temporary NUL-terminated copy: the DLL writes the
-    handle or the key into it and returns 0; the caller never sees them (spec §6.7)."""
+    handle or the key into it and returns 0; the caller never sees them (a known misuse)."""
     key = ctypes.create_unicode_buffer(33)
     with pytest.warns(rmcore.RmUsageWarning, match="temporary copy"):
         assert sim.RmStartSession(ctypes.byref(ctypes.c_uint32()), 0, "0123456789abcdef" * 2) == 0
@@ -268,7 +268,7 @@ def test_join_null_arguments_are_160(sim: rmcore.Simulator) -> None:
     assert sim.RmJoinSession(None, key) == 160
     assert sim.RmJoinSession(ctypes.byref(ctypes.c_uint32()), None) == 160
     assert sim.RmJoinSession(ctypes.byref(ctypes.c_uint32()), ctypes.c_wchar_p()) == 160
-    with pytest.raises(OSError, match="access violation reading 0x0+2A"):
+    with pytest.raises(OSError, match=r"access violation reading 0x0+2A"):
         sim.RmJoinSession(ctypes.byref(ctypes.c_uint32()), 42)  # an int is an address
 
 

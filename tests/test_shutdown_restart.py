@@ -1,4 +1,4 @@
-"""RmShutdown, RmRestart, RmCancelCurrentTask: every documented rule and code (spec §1.5-1.8)."""
+"""RmShutdown, RmRestart, RmCancelCurrentTask: every documented rule and code (their pages)."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def test_unresponsive_app_without_force_is_351(
     assert statuses[hung.pid].status & RmStatusErrorOnStop
     assert statuses[hung.pid].status & RmStatusRunning
     assert statuses[before.pid].status == statuses[after.pid].status == RmStatusStopped
-    # spec §1.6: call RmRestart even after a partial failure; it restarts what was stopped
+    # RmShutdown page: call RmRestart even after a partial failure; it restarts what was stopped
     assert sim.RmRestart(handle, 0, None) == 0
     assert before.running and after.running
 
@@ -406,7 +406,7 @@ def _second_cycle(store: str, world: RecordingWorld) -> tuple[rmcore.Simulator, 
 def test_second_cycle_getlist_lists_each_app_once_as_stopped(
     store: str, world: RecordingWorld
 ) -> None:
-    """RmGetList reports each affected app once, with its current status (spec §1.5)."""
+    """RmGetList reports each affected app once, with its current status (RmGetList page)."""
     sim, handle, apps = _second_cycle(store, world)
     code, rows, _ = get_list(sim, handle)
     assert code == 0
@@ -415,7 +415,7 @@ def test_second_cycle_getlist_lists_each_app_once_as_stopped(
 
 
 def test_second_cycle_restart_restarts_again(store: str, world: RecordingWorld) -> None:
-    """RmRestart restarts the apps RmShutdown stopped (spec §1.7), also the second time."""
+    """RmRestart restarts the apps RmShutdown stopped (RmRestart page), also the second time."""
     sim, handle, apps = _second_cycle(store, world)
     assert sim.RmRestart(handle, 0, None) == 0
     assert all(a.running for a in apps)
@@ -472,7 +472,7 @@ def test_restart_after_a_cancelled_shutdown_restarts_what_it_stopped(
     store: str, world: RecordingWorld
 ) -> None:
     """RmShutdown was called and stopped an app before the cancel took effect, so RmRestart
-    is not "before RmShutdown" (776, spec §1.7): it brings back what was stopped."""
+    is not "before RmShutdown" (776, RmRestart page): it brings back what was stopped."""
     apps = gui_apps(world, 3)
     sim, handle = _setup(store, world)
     assert sim.RmShutdown(handle, 0, _CancelFromAnotherThread(sim, handle)) == 1223
@@ -557,7 +557,7 @@ def test_cancel_without_task_does_not_cancel_the_next_one(
 def test_cancel_during_a_task_is_success_whatever_the_no_task_decision(
     store: str, world: RecordingWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ERROR_SUCCESS is documented for a requested cancellation (spec §1.8); only the
+    """ERROR_SUCCESS is documented for a requested cancellation (RmCancelCurrentTask page); only the
     no-task case is a decision, so changing that decision must not change this result."""
     monkeypatch.setattr(_fidelity, "CANCEL_WITHOUT_TASK_RESULT", we.ERROR_REQUEST_OUT_OF_SEQUENCE)
     gui_apps(world, 3)

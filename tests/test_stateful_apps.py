@@ -1,8 +1,9 @@
 """A hypothesis state machine over random simulated worlds: RmRegisterResources, RmGetList,
 RmShutdown, RmRestart and the filters, every result checked against a small, independent
-model of the documented rules (spec §1.4-1.10, §2.3, §2.5).
+model of the documented rules (the RmRegisterResources .. RmRemoveFilter pages,
+RM_PROCESS_INFO, the RM_* enums).
 
-The model is written from the spec, not from rmcore's engine. Where Windows is unknown it
+The model is written from the documentation, not from rmcore's engine. Where Windows is unknown it
 reads rmcore's decision from ``rmcore.session._fidelity``; where the spec is silent and the model
 had to choose, the choice is marked "spec silent" below.
 """
@@ -20,11 +21,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 import rmcore
-from rmcore.win32 import RM_APP_TYPE as T
 from rmcore import winerror
 from rmcore.session import _fidelity
+from rmcore.win32 import RM_APP_TYPE as T
 
-# -- documented constants (spec §1.6, §2.5) --------------------------------------------------
+# -- documented constants (RmShutdown page, the RM_* enumeration pages) ------------------------
 
 APP_TIMEOUT = 30.0  # RmForceShutdown: unresponsive apps are forced after 30 s ...
 SERVICE_TIMEOUT = 20.0  # ... services after 20 s
@@ -41,7 +42,7 @@ REASON_CRIT_SVC, REASON_SELF = 0x8, 0x10
 FORCE, ONLY_REGISTERED = 0x1, 0x10
 NO_RESTART, NO_SHUTDOWN = 1, 2
 
-# Shutdown order (spec §1.6): GUI apps, console apps, services, Explorer; where an
+# Shutdown order (RmShutdown page): GUI apps, console apps, services, Explorer; where an
 # RmUnknownApp goes is rmcore's decision.
 RANK = {
     T.RmMainWindow: 0,
@@ -277,7 +278,7 @@ class AppsMachine(RuleBasedStateMachine):
     # -- the model -----------------------------------------------------------------------
 
     def _critical_type(self, a: ModelApp) -> bool:
-        """RmCritical (spec §2.5): critical process, no permission, or the installer itself."""
+        """RmCritical (RM_APP_TYPE page): critical process, no permission, or the installer."""
         return a.critical or a.other_user or a.pid == self.primary.pid
 
     def _reasons(self, a: ModelApp) -> int:
@@ -297,7 +298,7 @@ class AppsMachine(RuleBasedStateMachine):
         return int(T.RmCritical if self._critical_type(a) else a.app_type)
 
     def _restartable_flag(self, a: ModelApp) -> bool:
-        """bRestartable (spec §2.3): "always TRUE for services, always FALSE for critical
+        """bRestartable (RM_PROCESS_INFO page): "always TRUE for services, always FALSE for critical
         system processes"; a critical service is FALSE (spec silent on the overlap) and so is
         any app RM may not act on; otherwise RegisterApplicationRestart decides."""
         if a.critical:
@@ -305,14 +306,14 @@ class AppsMachine(RuleBasedStateMachine):
         return a.is_service or (a.restartable and not self._critical_type(a))
 
     def _reported_ts(self, a: ModelApp) -> int:
-        """TSSessionId (spec §2.3): unused (-1) for services and critical system processes;
-        another user's process or the installer itself have a session (spec silent)."""
+        """TSSessionId (RM_PROCESS_INFO page): unused (-1) for services and critical processes;
+        another user's process or the installer itself have a session (undocumented)."""
         return INVALID_TS if a.is_service or a.critical else a.ts_session
 
     def _mask(self, a: ModelApp) -> int:
         """The filter on the app *now*: "the most recent call overrides any previous
-        modifications" and a removed filter modifies nothing (§1.9, §1.10). RmNoShutdown
-        "prevents shutdown and restart", so it masks both."""
+        modifications" and a removed filter modifies nothing (RmAddFilter, RmRemoveFilter
+        pages). RmNoShutdown "prevents shutdown and restart", so it masks both."""
         kind, value = a.filter_target
         action = self.filters.get((kind, value.casefold()))
         if action == NO_SHUTDOWN:
@@ -418,7 +419,7 @@ class AppsMachine(RuleBasedStateMachine):
     @staticmethod
     def _filter_args(target: tuple[str, str], how: int) -> tuple[str | None, str | None]:
         """(strModuleName, strServiceShortName), in some letter case: Windows names ignore
-        case, so a filter on "C:\\APPS\\ALPHA.EXE" is the filter on alpha.exe (spec silent)."""
+        case, so a filter on "C:\\APPS\\ALPHA.EXE" is the filter on alpha.exe (undocumented)."""
         kind, value = target
         value = recase(value, how)
         return (value, None) if kind == "path" else (None, value)
@@ -432,7 +433,7 @@ class AppsMachine(RuleBasedStateMachine):
         kind, value = self._target(on)
         module, service = self._filter_args((kind, value), how)
         assert self.primary.RmAddFilter(self.handle, module, None, service, action) == 0
-        self.filters[kind, value.casefold()] = action  # the latest call overrides (§1.9)
+        self.filters[kind, value.casefold()] = action  # the latest call overrides
 
     @rule(on=st.integers(0, 6), how=st.integers(0, 2))
     def remove_filter(self, on: int, how: int) -> None:
@@ -525,7 +526,7 @@ class AppsMachine(RuleBasedStateMachine):
     )
     def shutdown(self, flags: int, then_list: bool) -> None:
         self._shutdown(flags)
-        if then_list:  # what AppStatus says right after (§1.5: "updated status")
+        if then_list:  # what AppStatus says right after (RmGetList page: "updated status")
             self.get_list()
 
     def _shutdown(self, flags: int) -> None:
@@ -535,7 +536,7 @@ class AppsMachine(RuleBasedStateMachine):
         for a in listed:
             reasons |= self._reasons(a)
         # What RmShutdown shuts down is what uses the registered resources now (it "calls
-        # RmGetList to refresh the list", §1.5-1.6), less what a filter masks. The rows
+        # RmGetList to refresh the list", RmShutdown page), less what a filter masks. The rows
         # RmGetList keeps for apps RM acted on earlier are there to report their status: an
         # app that let go of every registered resource is not shut down (again).
         targets = [
@@ -554,22 +555,22 @@ class AppsMachine(RuleBasedStateMachine):
         requested = [by_ident[ident] for ident in self.world.stop_requests[first_request:]]
         event(f"RmShutdown flags {flags:#x}: {code}, asked {min(len(requested), 3)}+ to stop")
         if reasons:
-            # "nothing was shut down; some process/service needs a system restart" (§1.6)
+            # "nothing was shut down; some process/service needs a system restart" (RmShutdown page)
             assert code == winerror.ERROR_FAIL_NOACTION_REBOOT
             assert requested == []
             self._check_world_matches_model()
             return
         if flags & ONLY_REGISTERED and not all(self._restartable_flag(a) for a in targets):
             # "shut down only if all apps are registered for restart; otherwise nothing is
-            # shut down" (§1.6). Apps a filter keeps running are not shut down, so they do
-            # not count (spec silent).
+            # shut down" (RmShutdown page). Apps a filter keeps running are not shut down, so
+            # they do not count (undocumented).
             assert code == _fidelity.SHUTDOWN_ONLY_REGISTERED_REFUSAL
             assert requested == []
             self._check_world_matches_model()
             return
 
         # Every affected running app not masked is asked, GUI < console < service < Explorer;
-        # RmUnknownApp can only be shut down by force (§2.5), unresponsive apps only by force.
+        # RmUnknownApp can only be shut down by force (RM_APP_TYPE), unresponsive apps too.
         will_stop = [
             a
             for a in targets
@@ -632,8 +633,8 @@ class AppsMachine(RuleBasedStateMachine):
             self._check_world_matches_model()
             return
         # Only apps RmShutdown stopped, registered for restart (or services), not masked by
-        # a filter now, in reverse order of their shutdown (§1.6, §1.7). One whose restart
-        # failed is still "stopped by RmShutdown" and is tried again (spec silent).
+        # a filter now, in reverse order of their shutdown (RmShutdown, RmRestart pages). One
+        # whose restart failed is still "stopped by RmShutdown" and is tried again (a decision).
         due = [
             a
             for a in reversed(self.pending)

@@ -1,4 +1,4 @@
-"""rmcore.win32._types: Windows layouts on every host (spec §2), enums, text and by-name helpers."""
+"""rmcore.win32._types: Windows layouts on every host (restartmanager.h), enums, text."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from ctypes import wintypes
 
 import pytest
-from windows_style import CallerProcessInfo, CallerUniqueProcess
+from windows_style import CallerProcessInfo
 
 from rmcore.win32 import _types as t
 from rmcore.win32._layout import layout_of
@@ -43,7 +43,7 @@ def test_scalar_types_are_fixed_width() -> None:
     assert t.BOOL(-1).value == -1
 
 
-# --- Layouts (spec §2.2-§2.4) ----------------------------------------------------------------
+# --- Layouts (restartmanager.h and the RM_* structure pages) ---------------------------------
 def offsets(cls: type[ctypes.Structure]) -> dict[str, int]:
     return {name: getattr(cls, name).offset for name, *_ in cls._fields_}
 
@@ -108,7 +108,7 @@ def test_filter_info_union_bytes() -> None:
     assert raw[union_at : union_at + 12] == struct.pack("<III", 0x1234, 0x05060708, 0x01020304)
 
 
-# --- Enums (spec §2.5) -----------------------------------------------------------------------
+# --- Enums (the RM_* enumeration pages) -----------------------------------------------------
 ENUMS: dict[type[enum.Enum], tuple[type[enum.Enum], dict[str, int]]] = {
     t.RM_APP_TYPE: (
         enum.IntEnum,
@@ -184,7 +184,7 @@ def test_flag_enums_combine_and_app_type_does_not() -> None:
     assert t.RM_APP_STATUS(0x3) == t.RmStatusRunning | t.RmStatusStopped
     assert not issubclass(t.RM_APP_TYPE, enum.IntFlag)
     with pytest.raises(ValueError):
-        t.RM_APP_TYPE(6)  # Critical is 1000, not 6 (spec §6.6)
+        t.RM_APP_TYPE(6)  # Critical is 1000, not 6 (a known P/Invoke pitfall)
 
 
 def test_all_is_explicit_and_resolves() -> None:
@@ -193,7 +193,7 @@ def test_all_is_explicit_and_resolves() -> None:
         assert hasattr(t, name), name
 
 
-# --- Callback (spec §2.6) --------------------------------------------------------------------
+# --- Callback (RM_WRITE_STATUS_CALLBACK page) -----------------------------------------------
 def test_status_callback_is_cdecl_uint() -> None:
     cb_type = t.RM_WRITE_STATUS_CALLBACK
     assert cb_type._flags_ & ctypes._FUNCFLAG_CDECL  # type: ignore[attr-defined]
@@ -284,7 +284,7 @@ def test_filetime_roundtrip() -> None:
             t.FILETIME.from_int(bad)
 
 
-# --- Records at Windows offsets, in our layout and in callers' layouts ------------------------------------
+# --- Records at Windows offsets, in our layout and in callers' layouts ----------------------
 PROCESS = dict(
     pid=4242,
     start_time=0x01DA_0000_0000_0001,

@@ -1,5 +1,5 @@
 """Struct definitions written the way Windows ctypes code (and PyPI restartmgr) writes them:
-``c_wchar`` arrays and ``c_ulong`` fields, which have other sizes off Windows (spec §0).
+``c_wchar`` arrays and ``c_ulong`` fields, which have other sizes off Windows (restartmanager.h).
 rmcore must read and write them by field name."""
 
 from __future__ import annotations

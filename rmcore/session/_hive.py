@@ -1,7 +1,7 @@
 """The emulated ``HKCU\\Software\\Microsoft\\RestartManager`` key, rendered as Windows writes it.
 
 rmcore does not store this key: it is a view of the session table and the resource logs
-(spec §3.3; the observed fields are the Hunt & Hackett sample). One session key holds
+(observed by Hunt & Hackett in their published sample). One session key holds
 ``Owner`` (REG_BINARY, the 12-byte RM_UNIQUE_PROCESS: PID, FILETIME low, high),
 ``Sequence`` (REG_DWORD, :data:`~._fidelity.SEQUENCE_AT_START` plus one per call that
 registered something), per kind one REG_MULTI_SZ value per such call, numbered from 0000

@@ -38,7 +38,18 @@ _LAZY = {
     "worlds": "strategies",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "ModelProcess",
+    "ModelSession",
+    "SessionStateMachine",
+    "file_paths",
+    "handles",
+    "malformed_keys",
+    "resource_lists",
+    "session_keys",
+    "unique_processes",
+    "worlds",
+]
 
 
 def __getattr__(name: str) -> Any:

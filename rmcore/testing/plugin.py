@@ -114,10 +114,8 @@ def _rm_context(request: pytest.FixtureRequest) -> Iterator[Context]:
     item = request.node if isinstance(request.node, pytest.Item) else None
     options = marker_options(item, request.config)
     wider = [name for name in _WIDER if name in request.fixturenames]
-    if wider:  # the test's simulator is the shared one it asked for
-        context = Context.lending(request.getfixturevalue(wider[0]))
-    else:
-        context = Context(options)
+    # The test's simulator is the shared one, when it asked for one.
+    context = Context.lending(request.getfixturevalue(wider[0])) if wider else Context(options)
     context.activate()
     yield context
     _finish(context)

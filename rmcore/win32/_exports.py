@@ -28,7 +28,7 @@ class Kind(enum.Enum):
     """What a parameter is, as the DLL uses it; the value is its exact Windows ctypes type."""
 
     DWORD = ("dword", _DWORD_T)  # by value: handle, flags, count
-    ENUM = ("enum", ctypes.c_int32)  # by value: a C enum (int-sized, spec §2.5)
+    ENUM = ("enum", ctypes.c_int32)  # by value: a C enum (int-sized, the RM_* enumeration pages)
     DWORD_OUT = ("dword_out", ctypes.POINTER(_DWORD_T))  # DWORD * / UINT * the DLL writes
     DWORD_INOUT = (
         "dword_inout",

@@ -251,7 +251,9 @@ class SimulatedFunction:
                 if direction == _PARAMFLAG_IN | _PARAMFLAG_OUT:
                     outs.append(value)
         if kwargs:
-            raise TypeError(f"{self.__name__}() got an unexpected keyword argument {next(iter(kwargs))!r}")
+            raise TypeError(
+                f"{self.__name__}() got an unexpected keyword argument {next(iter(kwargs))!r}"
+            )
         return call_args + given, outs
 
     def _converted(self, args: list[object]) -> list[object]:
@@ -295,7 +297,8 @@ class SimulatedFunction:
                 if _c_int(arg) != arg and not -(1 << 31) <= arg < 1 << 32:
                     warnings.warn(
                         f"{self.__name__}: argument {index}: without argtypes ctypes passes "
-                        f"the int {arg:#x} as a 32-bit C int; the DLL sees {_c_int(arg) & 0xFFFFFFFF:#x}",
+                        f"the int {arg:#x} as a 32-bit C int; the DLL sees "
+                        f"{_c_int(arg) & 0xFFFFFFFF:#x}",
                         RmUsageWarning,
                         stacklevel=3,
                     )
@@ -320,7 +323,9 @@ class SimulatedFunction:
             call_args = list(args)
         converted = self._converted(call_args)
         if len(converted) < self._arity:  # undefined behaviour on Windows; refused here
-            raise TypeError(f"{self.__name__} takes {self._arity} arguments ({len(converted)} given)")
+            raise TypeError(
+                f"{self.__name__} takes {self._arity} arguments ({len(converted)} given)"
+            )
         raw = self._implementation(*(converted if self._arity < 0 else converted[: self._arity]))
         if self._use_last_error:
             _winctypes.set_last_error(_winctypes.system_error())

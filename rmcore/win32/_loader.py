@@ -112,9 +112,12 @@ def _find_library(name: str) -> str | None:
     """``ctypes.util.find_library`` while patched: simulated DLLs resolve to System32."""
     saved = _saved
     simulator = _active.current()
-    if simulator is not None and saved is not None:
-        if library_for(name, simulator, neighbourhood=saved.neighbourhood) is not None:
-            return f"C:\\Windows\\System32\\{base_name(name)}.dll"
+    if (
+        simulator is not None
+        and saved is not None
+        and library_for(name, simulator, neighbourhood=saved.neighbourhood) is not None
+    ):
+        return f"C:\\Windows\\System32\\{base_name(name)}.dll"
     return (saved.find_library if saved is not None else _ORIGINAL_FIND_LIBRARY)(name)
 
 
@@ -163,7 +166,10 @@ def _loaders() -> list[object]:
 def _drop_simulated_from_loaders() -> None:
     """Forget simulated DLLs the loaders cached (``ctypes.windll.rstrtmgr``), so the next
     lookup loads from the Simulator current then."""
-    loaders = [*_loaders(), *(v for v in _winctypes.WINDOWS_ONLY.values() if isinstance(v, ctypes.LibraryLoader))]
+    loaders = [
+        *_loaders(),
+        *(v for v in _winctypes.WINDOWS_ONLY.values() if isinstance(v, ctypes.LibraryLoader)),
+    ]
     for loader in loaders:
         for name, value in list(vars(loader).items()):
             if is_simulated(value):

@@ -475,7 +475,10 @@ class Simulator(RestartManagerAPI):
             self._exited = True
             self._handles.clear()
             self._apps.clear()
-        self._sessions.mark_exited(self.process)
+        try:
+            self._sessions.mark_exited(self.process)
+        except RmError:  # a process exits whatever the store says; its sessions stay live
+            pass
 
 
 def _check_array(count: int, array: object, name: str, count_name: str, size: int) -> None:

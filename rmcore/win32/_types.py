@@ -1,9 +1,9 @@
 """Restart Manager constants, enums and structs with the real Windows layout on every host.
 
 restartmanager.h uses 16-bit ``WCHAR`` and 32-bit ``DWORD``/``ULONG``; ``ctypes.c_wchar`` and
-``ctypes.c_ulong`` are 32 and 64 bits on Linux/macOS (spec §0), so the structs here use
+``ctypes.c_ulong`` are 32 and 64 bits on Linux/macOS (restartmanager.h), so the structs here use
 ``c_uint16`` arrays and ``c_uint32``/``c_int32``, and their sizes and offsets match Windows
-(spec §2). Callers' own structs (``c_wchar``, ``wintypes.DWORD``) are read and written at
+(restartmanager.h). Callers' own structs (``c_wchar``, ``wintypes.DWORD``) are read and written at
 Windows offsets by :mod:`rmcore.win32._layout`, whatever their size on the host.
 """
 
@@ -33,7 +33,7 @@ __all__ = [
 ]
 # fmt: on
 
-# --- Constants (spec §2.1) -------------------------------------------------------------------
+# --- Constants (restartmanager.h) -----------------------------------------------------------
 RM_SESSION_KEY_LEN = 16  # sizeof(GUID), bytes of the binary key
 CCH_RM_SESSION_KEY = RM_SESSION_KEY_LEN * 2  # 32 chars, excluding the NUL (buffers are 33)
 CCH_RM_MAX_APP_NAME = 255  # strAppName is WCHAR[CCH_RM_MAX_APP_NAME + 1]
@@ -47,7 +47,7 @@ DWORD = ctypes.c_uint32
 UINT = ctypes.c_uint32
 ULONG = ctypes.c_uint32  # 32-bit on Windows, unlike ctypes.c_ulong on LP64 hosts
 BOOL = ctypes.c_int32
-_ENUM = ctypes.c_int32  # C enums are int-sized (spec §2.5)
+_ENUM = ctypes.c_int32  # C enums are int-sized (the RM_* enumeration pages)
 _LPWSTR = ctypes.POINTER(WCHAR)
 
 _MASK32 = 0xFFFFFFFF
@@ -55,7 +55,7 @@ _MASK32 = 0xFFFFFFFF
 _UTF16 = "utf-16-le" if sys.byteorder == "little" else "utf-16-be"
 
 
-# --- Enums (spec §2.5) -----------------------------------------------------------------------
+# --- Enums (the RM_* enumeration pages) -----------------------------------------------------
 class RM_APP_TYPE(enum.IntEnum):
     RmUnknownApp = 0
     RmMainWindow = 1
@@ -137,12 +137,13 @@ RmFilterTriggerFile = RM_FILTER_TRIGGER.RmFilterTriggerFile
 RmFilterTriggerProcess = RM_FILTER_TRIGGER.RmFilterTriggerProcess
 RmFilterTriggerService = RM_FILTER_TRIGGER.RmFilterTriggerService
 
-# The SDK typedef has no calling-convention keyword, i.e. cdecl on 32-bit x86 (spec §0, §2.6);
+# The SDK typedef has no calling-convention keyword, i.e. cdecl on 32-bit x86
+# (restartmanager.h, RM_WRITE_STATUS_CALLBACK page);
 # WINFUNCTYPE, as some wrappers use, would be stdcall there. On x64 there is no difference.
 RM_WRITE_STATUS_CALLBACK = ctypes.CFUNCTYPE(None, UINT)
 
 
-# --- Structs (spec §2.2-§2.4) ----------------------------------------------------------------
+# --- Structs (restartmanager.h and the RM_* structure pages) ---------------------------------
 class FILETIME(ctypes.Structure):
     """Two DWORDs, so 4-byte aligned (a 64-bit integer would misalign RM_UNIQUE_PROCESS)."""
 
@@ -253,7 +254,10 @@ def pack_process_info(
 class _RM_FILTER_INFO_UNION(ctypes.Union):
     _fields_ = (
         ("strFilename", _LPWSTR),  # FilterTrigger == RmFilterTriggerFile
-        ("Process", RM_UNIQUE_PROCESS),  # RmFilterTriggerProcess (not RM_PROCESS_INFO, §6.8)
+        (
+            "Process",
+            RM_UNIQUE_PROCESS,
+        ),  # RmFilterTriggerProcess (the page's RM_PROCESS_INFO is a typo)
         ("strServiceShortName", _LPWSTR),  # RmFilterTriggerService
     )
 

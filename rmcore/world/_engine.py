@@ -28,11 +28,11 @@ from ._world import App, AppId, WorldView
 
 __all__ = ["AffectedApp", "Caller", "SessionApps"]
 
-# Documented: unresponsive apps are forced after 30 s, services after 20 s (spec §1.6).
+# Documented: unresponsive apps are forced after 30 s, services after 20 s (RmShutdown page).
 HUNG_APP_TIMEOUT = 30.0
 SERVICE_KILL_TIMEOUT = 20.0
 
-# Documented order: GUI apps, console apps, services, Explorer (spec §1.6); restart reverses.
+# Documented order: GUI apps, console apps, services, Explorer (RmShutdown page); restart reverses.
 # Where RmUnknownApp goes is not documented: see _fidelity.UNKNOWN_APP_SHUTDOWN_RANK.
 _SHUTDOWN_RANK = {
     RM_APP_TYPE.RmMainWindow: 0,

@@ -87,7 +87,7 @@ class FilterSet:
     def buffer_bytes(self, address: int) -> bytes:
         """The records as they are written to a buffer that will be at *address*.
 
-        Layout (an rmcore decision, spec §7.9): each RM_FILTER_INFO is followed by its
+        Layout (an rmcore decision, undocumented): each RM_FILTER_INFO is followed by its
         NUL-terminated UTF-16 string, the whole padded to pointer alignment; the union's
         string pointer points at that copy; ``cbNextOffset`` is the distance to the next
         record and 0 in the last.

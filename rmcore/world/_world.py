@@ -203,12 +203,12 @@ class World:
         return any(_fidelity.same_path(path, folder) for folder in self._directories)
 
     def holders(self, paths: Iterable[str]) -> list[App]:
-        wanted = {path.casefold() for path in paths}  # as _fidelity.same_path compares
+        wanted = {_fidelity.path_key(path) for path in paths}
         with self._lock:
             return [
                 app
                 for app in self._apps
-                if app.running and any(f.casefold() in wanted for f in app.files)
+                if app.running and any(_fidelity.path_key(f) in wanted for f in app.files)
             ]
 
     def process(self, pid: int, start_time: int) -> App | None:
@@ -244,8 +244,8 @@ class World:
             if app.restart_fails:
                 return False
             app.pid = self._new_pid()
-            app.start_time = _FILETIME_2026 + len(self._apps) + int(
-                max(self.now, 1) * _TICKS_PER_SECOND
+            app.start_time = (
+                _FILETIME_2026 + len(self._apps) + int(max(self.now, 1) * _TICKS_PER_SECOND)
             )
             app.running = True
             return True

@@ -1,0 +1,62 @@
+"""docs/fidelity.md and the code agree: one decision table, every decision labelled."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from rmcore.session import _fidelity
+from rmcore.testing import conformance
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "fidelity.md"
+BEGIN, END = "<!-- decisions:begin", "<!-- decisions:end -->"
+
+
+def _generated_section(text: str) -> str:
+    start = text.index("\n", text.index(BEGIN)) + 1
+    return text[start : text.index(END)]
+
+
+def test_the_decision_table_in_the_docs_is_generated_from_the_code() -> None:
+    """Rewrite the section with RMCORE_WRITE_DOCS=1; a stale doc fails here."""
+    text = DOC.read_text(encoding="utf-8")
+    expected = _fidelity.decisions_markdown()
+    if os.environ.get("RMCORE_WRITE_DOCS"):
+        start = text.index("\n", text.index(BEGIN)) + 1
+        DOC.write_text(text[:start] + expected + text[text.index(END) :], encoding="utf-8")
+        text = DOC.read_text(encoding="utf-8")
+    assert _generated_section(text) == expected
+
+
+def test_every_constant_of_the_module_is_a_decision_row() -> None:
+    constants = {name for name in _fidelity.__all__ if name.isupper() and name != "DECISIONS"}
+    rows = {decision.name for decision in _fidelity.DECISIONS}
+    assert constants <= rows, constants - rows
+    assert len(rows) == len(_fidelity.DECISIONS), "a decision is listed twice"
+
+
+@pytest.mark.parametrize(
+    "decision", [d for d in _fidelity.DECISIONS if d.test], ids=lambda d: d.name
+)
+def test_each_checked_decision_has_its_conformance_test_marked(
+    decision: _fidelity.Decision,
+) -> None:
+    test = getattr(conformance, str(decision.test))
+    marks = [m.args[0] for m in getattr(test, "pytestmark", []) if m.name == "rm_decision"]
+    assert decision.name in marks
+
+
+def test_decision_rows_name_real_exports() -> None:
+    from rmcore.win32._exports import BY_NAME
+
+    for decision in _fidelity.DECISIONS:
+        assert decision.exports and set(decision.exports) <= set(BY_NAME), decision.name
+
+
+def test_the_docs_cite_no_file_outside_the_repository() -> None:
+    for path in [DOC, *DOC.parent.glob("*.md"), DOC.parent.parent / "README.md"]:
+        text = path.read_text(encoding="utf-8")
+        assert "shared/" not in text and not re.search(r"spec §", text), path.name
