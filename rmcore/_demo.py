@@ -17,8 +17,8 @@ import time
 import warnings
 
 from . import winerror
-from ._errors import RmUsageWarning
 from ._api import hold_registry_mutex
+from ._errors import RmUsageWarning
 from .win32._rstrtmgr import Simulator
 from .win32._types import CCH_RM_SESSION_KEY, RM_PROCESS_INFO
 from .world._world import World

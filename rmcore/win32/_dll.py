@@ -176,7 +176,9 @@ class _Call:
 
             def record() -> None:
                 filled = min(int(self.outs.get("pnProcInfo") or 0), capacity)  # type: ignore[call-overload]
-                self.outs[name] = [RM_PROCESS_INFO.from_buffer_copy(rows_at[i]) for i in range(filled)]
+                self.outs[name] = [
+                    RM_PROCESS_INFO.from_buffer_copy(rows_at[i]) for i in range(filled)
+                ]
 
             self.after.append(record)
             return rows_at

@@ -188,5 +188,3 @@ def library_for(name: object, simulator: Simulator, *, neighbourhood: bool) -> A
     if base in SYSTEM_DLLS or _API_SET.match(base):
         return _StandIn(base, simulator)
     return None
-
-

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
+from .. import _active
 from ..registry_store import STORE_ENV_VAR
 from ..world._world import WorldView
-from .. import _active
 from . import _loader
 from ._exports import BY_NAME
 from ._functions import StaleDLLError
