@@ -387,3 +387,15 @@ def test_fdf_winapi_imports_unchanged_and_finds_kills_and_checks(
     assert winapi.kill_process(editor.pid) is True and not editor.running
     assert winapi.kill_process(editor.pid) is False  # the ended process cannot be terminated
     assert rm_shutdown(locked) == 0
+
+
+def test_with_the_host_world_only_the_calling_process_is_known() -> None:
+    pytest.importorskip("psutil")
+    with rmcore.patch(world="host") as sim:
+        k32 = kernel32()
+        assert k32.OpenProcess(QUERY, False, os.getppid()) is None and last_error() == 87
+        handle = k32.OpenProcess(QUERY, False, sim.pid)
+        assert _image(k32, handle, 4096)[:2] == (1, os.path.abspath(sys.executable))
+        pids, returned = (wintypes.DWORD * 4)(), wintypes.DWORD()
+        assert k32.K32EnumProcesses(pids, 16, byref(returned)) == 1
+        assert returned.value == 4 and pids[0] == sim.pid

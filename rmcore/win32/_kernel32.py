@@ -54,6 +54,10 @@ _FORMAT_FROM_SYSTEM, _FORMAT_MAX_WIDTH_MASK = 0x1000, 0xFF
 # on a simulated handle): WAIT_OBJECT_0 at once.
 FILE_HANDLE_WAIT_RESULT: Final = WAIT_OBJECT_0
 
+# Decision: QueryFullProcessImageNameW with too small a buffer leaves *lpdwSize as it
+# was (Windows does not document the size it needs); the buffer is not written.
+IMAGE_NAME_SIZE_ON_SHORT_BUFFER: Final = "unchanged"
+
 # Decision: FormatMessageW knows English system messages only; any dwLanguageId gets them.
 # A non-zero maximum width ends the message with a space instead of "\r\n" (the messages
 # are one line); inserts are left as written. FROM_STRING, a FROM_HMODULE source and
@@ -115,7 +119,7 @@ class Kernel32(NativeLibrary, PsapiExports):
         self, hProcess: object, dwFlags: object, lpExeName: object, lpdwSize: object
     ) -> int:
         """The image path; ``*lpdwSize`` (in WCHARs) must leave room for the NUL, else
-        ERROR_INSUFFICIENT_BUFFER with ``*lpdwSize`` unchanged (a decision)."""
+        ERROR_INSUFFICIENT_BUFFER (IMAGE_NAME_SIZE_ON_SHORT_BUFFER)."""
         diagnostics = self._diagnostics("QueryFullProcessImageNameW")
         flags = args.dword(dwFlags, 2)
         if flags & ~PROCESS_NAME_NATIVE:

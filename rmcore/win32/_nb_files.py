@@ -85,6 +85,20 @@ NO_HOST_VOLUME_RESULT: Final = ERROR_PATH_NOT_FOUND
 # ARCHIVE (or DIRECTORY) | REPARSE_POINT; FILE_ATTRIBUTE_NORMAL is never reported.
 FILE_ATTRIBUTES: Final = FILE_ATTRIBUTE_ARCHIVE
 
+# Decision: a NULL or empty file name is ERROR_PATH_NOT_FOUND (no path to resolve); a
+# device name other than NUL (\\.\PhysicalDrive0, COM1 ...) is ERROR_FILE_NOT_FOUND.
+EMPTY_NAME_RESULT: Final = ERROR_PATH_NOT_FOUND
+OTHER_DEVICE_RESULT: Final = winerror.ERROR_FILE_NOT_FOUND
+
+# Decision: CreateFileW sets the last error on success only where documented: 183 or 0
+# for CREATE_ALWAYS and OPEN_ALWAYS; after the other dispositions it is left alone.
+LAST_ERROR_ON_SUCCESS: Final = "CREATE_ALWAYS/OPEN_ALWAYS only"
+
+# Decision: BY_HANDLE_FILE_INFORMATION's creation time is the host's birth time where it
+# has one, else the older of change and modification time; the volume serial number is
+# st_dev's low 32 bits; the file index is st_ino.
+CREATION_TIME_SOURCE: Final = "st_birthtime, else min(st_ctime, st_mtime)"
+
 # Decision: MAXIMUM_ALLOWED asks for every right (the owner's); FILE_FLAG_OPEN_REPARSE_POINT
 # is ignored (links are followed); FILE_FLAG_DELETE_ON_CLOSE is not simulated (it raises).
 MAXIMUM_ALLOWED_FILE_ACCESS: Final = FILE_ALL_ACCESS
@@ -145,7 +159,7 @@ def _file_access(requested: int) -> int:
 def names(name: str | None) -> tuple[str, str | None]:
     """(the name Windows resolves, the host file or ``None`` if the host has none)."""
     if not name:
-        raise Win32Failure(ERROR_PATH_NOT_FOUND, "empty file name")
+        raise Win32Failure(EMPTY_NAME_RESULT, "empty file name")
     given = name
     if given.startswith("\\\\?\\UNC\\"):
         given = "\\\\" + given[8:]
@@ -154,7 +168,7 @@ def names(name: str | None) -> tuple[str, str | None]:
     elif given.startswith("\\\\.\\"):
         device = given[4:]
         if device.upper() != "NUL":
-            raise Win32Failure(winerror.ERROR_FILE_NOT_FOUND, f"device {device!r}")
+            raise Win32Failure(OTHER_DEVICE_RESULT, f"device {device!r}")
         return given, os.devnull
     if _RESERVED.search(given):
         raise Win32Failure(ERROR_INVALID_NAME, f"reserved character in {given!r}")
@@ -302,11 +316,8 @@ def _filetime(nanoseconds: int) -> int:
 
 
 def information(fd: int) -> bytes:
-    """BY_HANDLE_FILE_INFORMATION (52 bytes, Windows layout) from the fd's fstat.
-
-    Decision: the creation time is the host's birth time where it has one, else the older
-    of change and modification time; the volume serial number is st_dev's low 32 bits and
-    the file index st_ino."""
+    """BY_HANDLE_FILE_INFORMATION (52 bytes, Windows layout) from the fd's fstat (the
+    times as :data:`CREATION_TIME_SOURCE` says)."""
     try:
         st = os.fstat(fd)
     except OSError:

@@ -41,7 +41,7 @@ FIRST_HANDLE = 0x100
 # Decision: a HANDLE is read as its low 32 bits, sign-extended (handles are 32-bit
 # significant on 64-bit Windows, the WOW64 interop rule), so the pseudo-handle -1 is the
 # same whether it arrives as a 32-bit C int (no argtypes) or as a 64-bit c_void_p.
-_HANDLE_BITS = 32
+HANDLE_SIGNIFICANT_BITS = 32
 
 CURRENT_PROCESS = -1  # GetCurrentProcess(); -2 is the current thread, -3.. tokens
 _PSEUDO_HANDLES = range(-6, 0)
@@ -75,8 +75,9 @@ def handle_value(arg: object, position: int) -> int:
     """The HANDLE an argument carries (``None``/NULL is 0; pseudo-handles are negative)."""
     found = args.pointer(arg, position)
     value = 0 if found is None else found.region.address
-    low = value & ((1 << _HANDLE_BITS) - 1)
-    return low - (1 << _HANDLE_BITS) if low >> (_HANDLE_BITS - 1) else low
+    bits = HANDLE_SIGNIFICANT_BITS
+    low = value & ((1 << bits) - 1)
+    return low - (1 << bits) if low >> (bits - 1) else low
 
 
 class HandleTable:

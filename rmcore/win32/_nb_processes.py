@@ -85,6 +85,17 @@ NATIVE_VOLUME_PREFIX: Final = "\\Device\\HarddiskVolume"
 INFINITE_WAIT_ON_RUNNING: Final = "raise SimulatedDeadlock"
 
 
+# Decision: EnumProcesses lists the running World processes and the caller in ascending
+# PID order (Windows' order is the kernel's list, unspecified); a World process declared
+# with the caller's PID is that process for OpenProcess.
+ENUM_PROCESSES_ORDER: Final = "ascending PIDs"
+
+# Decision: TerminateProcess on the calling process (GetCurrentProcess() or its own PID)
+# ends the simulated process (Simulator.terminate: its sessions become abandoned, its
+# kernel32 handles close) and raises SimulatorExited, as the call never returns on Windows.
+TERMINATE_SELF: Final = "Simulator.terminate(), then SimulatorExited"
+
+
 class SimulatedDeadlock(RuntimeError):
     """A wait that would never return on Windows (rmcore never blocks in real time)."""
 
@@ -174,7 +185,7 @@ class Processes:
         return ntpath.basename(self.image_path(process))
 
     def pids(self) -> list[int]:
-        """EnumProcesses: running World processes and the caller, ascending (a decision)."""
+        """EnumProcesses: running World processes and the caller (ENUM_PROCESSES_ORDER)."""
         running = {app.pid for app in self.world.apps if app.running} if self.world else set()
         return sorted(running | {self.simulator.pid})
 
@@ -208,8 +219,7 @@ class Processes:
 
     def terminate(self, process: ProcessObject, code: int) -> None:
         """TerminateProcess: the World process stops and frees its files; an ended one is
-        ERROR_ACCESS_DENIED (as on Windows); the caller itself exits (this call raises
-        SimulatorExited, as it never returns on Windows)."""
+        ERROR_ACCESS_DENIED (as on Windows); the caller itself exits (TERMINATE_SELF)."""
         if process.app is None:
             from ._rstrtmgr import SimulatorExited
 

@@ -2,8 +2,7 @@
 
 :class:`PsapiExports` holds the exports; kernel32 exports the same functions with a
 ``K32`` prefix (psapi forwards to them on Windows 7 and later), so both DLLs share them.
-A process's only module is its image: ``hModule`` NULL names it, any other value is
-ERROR_INVALID_HANDLE.
+A process's only module is its image: ``hModule`` NULL names it.
 """
 
 from __future__ import annotations
@@ -36,6 +35,10 @@ _MODULE_ACCESS = PROCESS_QUERY_INFORMATION | PROCESS_VM_READ  # documented for b
 # taken for GetModuleBaseName too); the result is the count copied, the last error left
 # alone. nSize 0 copies nothing: 0 and ERROR_INSUFFICIENT_BUFFER.
 MODULE_NAME_TRUNCATION: Final = "nSize - 1 characters and a NUL"
+
+# Decision: a process's only module is its image; an hModule other than NULL names none
+# of its modules: ERROR_INVALID_HANDLE.
+OTHER_MODULE_RESULT: Final = winerror.ERROR_INVALID_HANDLE
 
 # Decision: reading module names needs the process's memory, which is gone once it has
 # exited: ERROR_PARTIAL_COPY, what ReadProcessMemory reports for an exited process.
@@ -71,9 +74,7 @@ class PsapiExports:
         process = self.processes.lookup(handle_value(process_arg, 1), _MODULE_ACCESS)
         module = handle_value(module_arg, 2)
         if module:
-            raise Win32Failure(
-                winerror.ERROR_INVALID_HANDLE, f"{function}: module {module:#x} is not loaded there"
-            )
+            raise Win32Failure(OTHER_MODULE_RESULT, f"{function}: no module {module:#x} there")
         if not self.processes.running(process):
             raise Win32Failure(EXITED_MODULE_RESULT, f"{function}: the process has exited")
         return self.processes.image_path(process) if full else self.processes.base_name(process)
