@@ -68,7 +68,7 @@ def _strings(value: object, name: str) -> list[str]:
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be a list of strings, not a single {type(value).__name__}")
     try:
-        items = list(value)  # type: ignore[call-overload]
+        items: list[object] = list(value)  # type: ignore[call-overload]
     except TypeError:
         raise TypeError(f"{name} must be a list of strings, not {type(value).__name__}") from None
     for index, item in enumerate(items):
@@ -76,7 +76,7 @@ def _strings(value: object, name: str) -> list[str]:
             raise TypeError(f"{name}[{index}] must be a str, not {type(item).__name__}")
         if not item or "\0" in item:
             raise ValueError(f"{name}[{index}] must be a non-empty string without NUL")
-    return items
+    return [str(item) for item in items]
 
 
 def _process_pairs(value: object, name: str) -> list[tuple[int, int]]:
@@ -91,15 +91,19 @@ def _process_pairs(value: object, name: str) -> list[tuple[int, int]]:
 
 def _process_pair(item: object, name: str) -> tuple[int, int]:
     try:
-        pid, start = item  # type: ignore[misc]
-    except (TypeError, ValueError):
+        parts: list[object] = list(item)  # type: ignore[call-overload]
+    except TypeError:
         raise TypeError(f"{name} must be a (pid, start_time) pair, not {item!r}") from None
-    for part, limit in ((pid, 1 << 32), (start, 1 << 64)):
+    if len(parts) != 2:
+        raise TypeError(f"{name} must be a (pid, start_time) pair, not {item!r}")
+    values = []
+    for part, limit in zip(parts, (1 << 32, 1 << 64), strict=True):
         if isinstance(part, bool) or not isinstance(part, int):
             raise TypeError(f"{name} must hold two ints, not {item!r}")
         if not 0 <= part < limit:
             raise ValueError(f"{name}: {part} does not fit its field")
-    return pid, start
+        values.append(part)
+    return values[0], values[1]
 
 
 def _progress(progress: object, name: str = "progress") -> object:

@@ -76,7 +76,7 @@ _default_lock = threading.Lock()
 def default_backend() -> RestartManagerAPI:
     """The backend of calls that name none: the active test context's Simulator, else this
     process's backend (:func:`get_backend`), created on first use."""
-    active = _active.current()
+    active: RestartManagerAPI | None = _active.current()
     if active is not None:
         return active
     global _default

@@ -174,7 +174,7 @@ def _pointer_region(arg: object, position: int) -> tuple[Region, tuple[object, .
         address = arg.value & _MASK64  # type: ignore[attr-defined]  # passed by value
         return None if address == 0 else (Region(address, None, None), (arg,), True)
     if isinstance(arg, _CFuncPtr):
-        address = ctypes.cast(arg, ctypes.c_void_p).value or 0
+        address = ctypes.cast(arg, ctypes.c_void_p).value or 0  # type: ignore[arg-type]
         return None if address == 0 else (Region(address, None, None), (arg,), False)
     if isinstance(arg, (str, bytes)):
         return _temporary(arg)
@@ -193,12 +193,12 @@ def _owned(
 
 
 def _element_type(target: object) -> type:
-    return target._type_ if isinstance(target, ctypes.Array) else type(target)  # type: ignore[no-any-return]
+    return target._type_ if isinstance(target, ctypes.Array) else type(target)
 
 
 def _pointee(arg: object) -> type | None:
     if isinstance(arg, ctypes._Pointer):
-        return arg._type_  # type: ignore[no-any-return]
+        return arg._type_
     if isinstance(arg, ctypes.c_wchar_p):
         return ctypes.c_wchar
     if isinstance(arg, ctypes.c_char_p):
@@ -490,11 +490,11 @@ def status_callback(
     if arg is None or (isinstance(arg, int) and not isinstance(arg, bool) and arg == 0):
         return None
     if isinstance(arg, _CFuncPtr):
-        if not ctypes.cast(arg, ctypes.c_void_p).value:
+        if not ctypes.cast(arg, ctypes.c_void_p).value:  # type: ignore[arg-type]
             return None
         if any(type(item).__name__ == "CThunkObject" for item in _walk((arg,))):
-            native = arg
-            return lambda percent: native(percent)
+            native: Callable[[int], object] = arg  # type: ignore[assignment]
+            return lambda percent: None if native(percent) else None
     elif callable(arg):
         function = arg
         return lambda percent: _call_reporting(function, percent)
@@ -519,5 +519,5 @@ def _call_reporting(function: Callable[[int], object], percent: int) -> None:
                 exc_traceback=exc.__traceback__,
                 err_msg="Exception ignored on calling ctypes callback function",
                 object=function,
-            )  # type: ignore[arg-type]
+            )
         )

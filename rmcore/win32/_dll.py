@@ -260,7 +260,7 @@ def _relocated(data: bytes, temp_address: int, caller_address: int) -> bytes:
     """RmGetFilterList's records with their string pointers moved from the temporary buffer
     the DLL filled to the caller's buffer they are copied into."""
     out = bytearray(data)
-    union_at = RM_FILTER_INFO._u.offset  # type: ignore[attr-defined]
+    union_at = RM_FILTER_INFO._u.offset
     code = "<Q" if _POINTER == 8 else "<I"
     offset = 0
     while offset + ctypes.sizeof(RM_FILTER_INFO) <= len(out):

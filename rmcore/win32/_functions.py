@@ -113,7 +113,9 @@ def _result(restype: Any, value: Any) -> Any:
             if value == 0:
                 return None
             check_address(value, writing=False)  # a Win32 code is no address: as on Windows
-            return ctypes.cast(value, restype).value
+            if code == "Z":
+                return ctypes.wstring_at(value)
+            return ctypes.string_at(value)
         instance = restype(value)
         fundamental = ctypes._SimpleCData in restype.__bases__
         converted: Any = instance.value if fundamental else instance
@@ -284,7 +286,7 @@ class SimulatedFunction:
                     and isinstance(pointee, type)
                     and isinstance(arg, pointee)
                 ):
-                    arg = ctypes.byref(arg)  # ctypes passes an instance of T by reference
+                    arg = ctypes.byref(arg)  # type: ignore[arg-type]  # ctypes passes T by reference
             elif arg is not None and not isinstance(arg, _CONVERTIBLE):
                 raise ctypes.ArgumentError(
                     f"argument {index}: TypeError: Don't know how to convert parameter {index}"

@@ -188,13 +188,14 @@ def _compute(ctype: type) -> Layout:
     elif issubclass(ctype, (ctypes._Pointer, ctypes._CFuncPtr)):  # type: ignore[attr-defined]
         win_size, align, runs = _scalar("P", host_size)
     elif issubclass(ctype, ctypes.Array):
-        element = layout_of(ctype._type_)
-        length = ctype._length_
+        element_type: type = getattr(ctype, "_type_")  # noqa: B009 - typed as a method in typeshed
+        element = layout_of(element_type)
+        length: int = getattr(ctype, "_length_")  # noqa: B009
         win_size, align = element.win_size * length, element.win_align
         if len(element.runs) == 1 and element.win_size == element.runs[0].win.size:
             run = element.runs[0]
             code_win, code_host = run.win.format[-1], run.host.format[-1]
-            text = getattr(ctype._type_, "_type_", None) == "u"
+            text = getattr(element_type, "_type_", None) == "u"
             runs = (
                 _Run(
                     0,
@@ -215,7 +216,8 @@ def _compute(ctype: type) -> Layout:
     elif issubclass(ctype, (ctypes.Structure, ctypes.Union)):
         union = issubclass(ctype, ctypes.Union)
         pack = int(getattr(ctype, "_pack_", 0) or 0)
-        offset, align, collected = 0, 1, []
+        offset, align = 0, 1
+        collected: list[_Run] = []
         for owner, field in _fields(ctype):
             if len(field) > 2:  # bit fields: no portable conversion; assume one layout
                 return _opaque(ctype)

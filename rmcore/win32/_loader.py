@@ -200,7 +200,7 @@ def install(*, neighbourhood: bool) -> None:
         _saved = saved
         try:
             cfunctype = _hooking(saved.cfunctype, saved)
-            ctypes.CFUNCTYPE = cfunctype  # type: ignore[assignment]
+            ctypes.CFUNCTYPE = cfunctype
             if saved.winfunctype is not None:  # Windows: its own prototypes too
                 ctypes.WINFUNCTYPE = _hooking(saved.winfunctype, saved)  # type: ignore[attr-defined]
             for name, value in _winctypes.WINDOWS_ONLY.items():
@@ -236,12 +236,12 @@ def _restore(saved: _Saved) -> None:
         setattr(loader, name, value)
     ctypes.util.find_library = saved.find_library  # type: ignore[assignment]
     ctypes.CDLL.__init__ = saved.cdll_init  # type: ignore[method-assign]
-    ctypes.CFUNCTYPE = saved.cfunctype  # type: ignore[assignment]
+    ctypes.CFUNCTYPE = saved.cfunctype
     if saved.winfunctype is not None:
         ctypes.WINFUNCTYPE = saved.winfunctype  # type: ignore[attr-defined]
     for prototype in saved.prototypes:
         if "__new__" in prototype.__dict__:
-            del prototype.__new__  # type: ignore[misc]
+            del prototype.__new__
     for name, value in saved.ctypes_names.items():
         if value is _MISSING:
             if name in vars(ctypes):

@@ -93,7 +93,7 @@ class _PipeProbe:
                 at = address + done
                 step = min(len(data) - done, _CHUNK, _PAGE - at % _PAGE)
                 os.write(self.write_fd, data[done : done + step])
-                copied = self.c_read(self.read_fd, at, step)
+                copied = int(self.c_read(self.read_fd, at, step))
                 if copied < step:  # drain what the kernel could not place
                     _drain(self.read_fd)
                     return done + max(copied, 0)
@@ -183,9 +183,9 @@ def extent_of(obj: Any) -> tuple[int, int] | None:
     """(start, end) of the memory a ctypes object is part of, if Python owns it: its own
     buffer, its base object's, or a buffer it was made from; ``None`` for ``from_address``."""
     base = obj
-    while base._b_base_ is not None:  # type: ignore[attr-defined]
-        base = base._b_base_  # type: ignore[attr-defined]
-    if not base._b_needsfree_ and base._objects is None:  # type: ignore[attr-defined]
+    while base._b_base_ is not None:
+        base = base._b_base_
+    if not base._b_needsfree_ and base._objects is None:
         return None
     start = ctypes.addressof(base)
     return start, start + ctypes.sizeof(base)
@@ -262,10 +262,10 @@ class Region:
                 write_unknown(self.address, data)
                 return 0
             count = -(-len(data) // layout.win_size)
-            host = read_unknown(self.address, count * layout.host_size)
-            image = layout.to_windows(host, count)
+            original = read_unknown(self.address, count * layout.host_size)
+            image = layout.to_windows(original, count)
             image[: len(data)] = data
-            back = bytearray(host)
+            back = bytearray(original)
             layout.to_host(image, memoryview(back), count)
             write_unknown(self.address, bytes(back))
             return 0

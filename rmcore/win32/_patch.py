@@ -61,7 +61,7 @@ class _Activation:
 
 def active_simulator() -> Simulator:
     """The Simulator that rstrtmgr loads get now (the innermost patch or test context)."""
-    simulator = _active.current()
+    simulator: Simulator | None = _active.current()
     if simulator is None:
         raise RuntimeError("no rmcore.patch() or rmcore test fixture is active")
     return simulator

@@ -10,6 +10,7 @@ shared between processes lives in the store, below.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -92,7 +93,7 @@ def _entry_point(
         return code
 
     functools.update_wrapper(call, method)
-    return call  # type: ignore[return-value]
+    return call
 
 
 class Simulator(RestartManagerAPI):
@@ -475,10 +476,8 @@ class Simulator(RestartManagerAPI):
             self._exited = True
             self._handles.clear()
             self._apps.clear()
-        try:
+        with contextlib.suppress(RmError):  # a process exits whatever the store says
             self._sessions.mark_exited(self.process)
-        except RmError:  # a process exits whatever the store says; its sessions stay live
-            pass
 
 
 def _check_array(count: int, array: object, name: str, count_name: str, size: int) -> None:

@@ -93,7 +93,7 @@ class FilterSet:
         record and 0 in the last.
         """
         header = ctypes.sizeof(RM_FILTER_INFO)
-        union_at = RM_FILTER_INFO._u.offset  # type: ignore[attr-defined]
+        union_at = RM_FILTER_INFO._u.offset
         sizes = self._record_sizes()
         out = bytearray()
         for index, (target, action) in enumerate(self._by_key.values()):
