@@ -56,7 +56,7 @@ _CAPSULE_POINTER = ctypes.pythonapi.PyCapsule_GetPointer
 _CAPSULE_POINTER.restype = ctypes.c_void_p
 _CAPSULE_POINTER.argtypes = (ctypes.py_object, ctypes.c_char_p)
 
-StatusCallback = Callable[[int], None]
+StatusCallback = Callable[[int], object]
 
 
 # --- diagnostics ------------------------------------------------------------------------------
@@ -493,8 +493,8 @@ def status_callback(
         if not ctypes.cast(arg, ctypes.c_void_p).value:  # type: ignore[arg-type]
             return None
         if any(type(item).__name__ == "CThunkObject" for item in _walk((arg,))):
-            native: Callable[[int], object] = arg  # type: ignore[assignment]
-            return lambda percent: None if native(percent) else None
+            native: StatusCallback = arg  # type: ignore[assignment]
+            return native
     elif callable(arg):
         function = arg
         return lambda percent: _call_reporting(function, percent)
