@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -277,3 +278,31 @@ def test_refused(fs):
 """
     )
     _run(pytester).assert_outcomes(passed=1)
+
+
+def test_an_unrelated_suite_passes_without_hypothesis_or_psutil(tmp_path: Path) -> None:
+    """`pip install rmcore` pulls neither Hypothesis nor psutil: with both unimportable, a
+    project's own tests (which never use rmcore) still run green with the plugin loaded."""
+    (tmp_path / "test_unrelated.py").write_text("def test_math():\n    assert 1 + 1 == 2\n")
+    blocker = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('hypothesis', 'psutil'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import pytest\n"
+        "code = pytest.main(['-q', '-p', 'no:cacheprovider', '-p', 'no:hypothesispytest', "
+        "'-p', 'no:xdist', sys.argv[1]])\n"
+        "assert 'rmcore.testing.plugin' in sys.modules, 'the plugin was not loaded'\n"
+        "sys.exit(code)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", blocker, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout
