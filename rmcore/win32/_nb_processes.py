@@ -84,7 +84,6 @@ NATIVE_VOLUME_PREFIX: Final = "\\Device\\HarddiskVolume"
 # SimulatedDeadlock instead of hanging; a finite timeout advances the simulated clock.
 INFINITE_WAIT_ON_RUNNING: Final = "raise SimulatedDeadlock"
 
-
 # Decision: EnumProcesses lists the running World processes and the caller in ascending
 # PID order (Windows' order is the kernel's list, unspecified); a World process declared
 # with the caller's PID is that process for OpenProcess.
@@ -226,10 +225,12 @@ class Processes:
             self.simulator.terminate()
             self.handles.close_all()
             raise SimulatorExited(f"TerminateProcess ended the calling process (code {code})")
-        if not self.running(process) or self.world is None:
-            raise Win32Failure(winerror.ERROR_ACCESS_DENIED, "the process has exited")
+        if self.world is None:
+            raise Win32Failure(winerror.ERROR_ACCESS_DENIED, "no such process in this world")
         exits = _exits_of(self.world)
-        with exits.lock:
+        with exits.lock:  # one of two racing TerminateProcess calls wins, as on Windows
+            if not self.running(process):
+                raise Win32Failure(winerror.ERROR_ACCESS_DENIED, "the process has exited")
             self.world.terminate(process.app)
             exits.records[(process.pid, process.start_time)] = (code, self.world.filetime())
 
