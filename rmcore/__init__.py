@@ -94,6 +94,10 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # one place: the package metadata (pyproject.toml)
+        from importlib.metadata import version
+
+        return version("rmcore")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'rmcore' has no attribute {name!r}")
@@ -108,7 +112,6 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-__version__ = "0.2.0"
 
 __all__ = [
     "ENV_BACKEND",

@@ -85,6 +85,13 @@ def _walkthrough(store: str) -> int:
         steps.all_as_expected = False
         sys.stdout.write(child.stderr)
 
+    steps.heading("The emulated registry key, as Windows writes it")
+    for key, values in primary.sessions.hive().items():
+        steps.note(key)
+        for value_name, value in values.items():
+            if not value_name.endswith("Hash"):  # rmcore's placeholder digests: long, opaque
+                steps.note(f"  {value_name:<13} {value.display()}")
+
     steps.heading("Primary installer: who uses the registered file, stop them, restart them")
     needed, count, reasons = ctypes.c_uint32(), ctypes.c_uint32(0), ctypes.c_uint32()
     code = primary.RmGetList(
@@ -102,9 +109,12 @@ def _walkthrough(store: str) -> int:
     code = primary.RmShutdown(handle, 0, progress.append)
     steps.call("RmShutdown(h, 0, OnProgress)", code, 0, f"progress {progress}")
     code = primary.RmRestart(handle, 0, None)
-    running = sum(app.running for app in world.apps)
+    running = [str(app.pid) for app in world.apps if app.running]
     steps.call(
-        "RmRestart(h, 0, NULL)", code, 0, f"{running} of {len(world.apps)} apps running again"
+        "RmRestart(h, 0, NULL)",
+        code,
+        0,
+        f"{len(running)} of {len(world.apps)} running again, new PIDs {', '.join(running)}",
     )
 
     steps.heading("Failure modes")
