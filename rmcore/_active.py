@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["current", "is_active", "materialized", "pop", "push"]
+__all__ = ["current", "is_active", "made", "materialized", "pop", "push"]
 
 _lock = threading.RLock()
 _stack: list[list[Any]] = []  # [owner, simulator or None, factory or None]
@@ -44,6 +44,12 @@ def current() -> Any:
         if entry[1] is None and entry[2] is not None:
             entry[1] = entry[2]()
         return entry[1]
+
+
+def made() -> Any:
+    """The innermost context's Simulator if it exists (a lazy one is not made)."""
+    with _lock:
+        return _stack[-1][1] if _stack else None
 
 
 def materialized(owner: object) -> Any:

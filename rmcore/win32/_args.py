@@ -258,12 +258,13 @@ def _extent_in(keep: tuple[object, ...], address: int) -> int | None:
 
 # --- strings -----------------------------------------------------------------------------------
 def _unit_of(element: type | None) -> int:
-    """Bytes per character the caller's pointer type means: its own ``c_wchar``, else
-    Windows' 16-bit WCHAR (``c_uint16``, ``c_void_p``, raw addresses)."""
-    if element is ctypes.c_wchar or element is ctypes.c_wchar_p:
-        return _WCHAR_HOST
-    if element is not None and issubclass(element, ctypes._Pointer):
+    """Bytes per character the caller's pointer type means: its own ``c_wchar`` (through
+    pointers and arrays of them), else Windows' 16-bit WCHAR (``c_uint16``, ``c_void_p``,
+    raw addresses)."""
+    if element is not None and issubclass(element, (ctypes._Pointer, ctypes.Array)):
         return _unit_of(element._type_)
+    if element is not None and issubclass(element, (ctypes.c_wchar, ctypes.c_wchar_p)):
+        return _WCHAR_HOST
     return 2
 
 

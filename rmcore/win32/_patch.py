@@ -102,8 +102,10 @@ class Patcher:
         with _lock:
             if self._activation is not None:
                 raise RuntimeError("this patch is already active")
-            current = _active.current()
             wants_own = any(name in self._options for name in _SIMULATOR_OPTIONS)
+            # A test's context not used yet is no conflict: a patch with options serves its
+            # own Simulator (the current one while it is active); without, it serves the test's.
+            current = _active.made() if wants_own else _active.current()
             if current is not None and not wants_own:
                 activation = _Activation(current, False, None, None, None)
             else:
