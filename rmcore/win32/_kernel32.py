@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 
 from .. import winerror
 from . import _args as args
-from ._libraries import NEIGHBOURHOOD, NativeLibrary, NotSimulatedError, native
+from ._libraries import NativeLibrary, NotSimulatedError, native
 from ._nb_errors import (
     ERROR_INSUFFICIENT_BUFFER,
     ERROR_INVALID_PARAMETER,
@@ -277,5 +277,3 @@ class Kernel32(NativeLibrary, PsapiExports):
         write_all([(lpBuffer, 5, wide(text), "lpBuffer")], self._diagnostics("FormatMessageW"))
         return len(text)
 
-
-NEIGHBOURHOOD["kernel32"] = Kernel32

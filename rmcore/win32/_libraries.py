@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import _active
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SYSTEM_DLLS",
     "NativeLibrary",
+    "Neighbourhood",
     "NotSimulatedError",
     "base_name",
     "library_for",
@@ -158,33 +159,36 @@ class _StandIn:
         return _active.is_active(self.simulator)
 
 
-# The neighbourhood: name -> class, filled by the modules that define them.
-NEIGHBOURHOOD: dict[str, Callable[[Simulator], Any]] = {}
+# The simulated neighbourhood DLLs by name (kernel32, psapi); ``None`` when a patch leaves
+# every DLL but rstrtmgr to the real loader. The loader, which sits above them, owns it.
+Neighbourhood = Mapping[str, Callable[["Simulator"], Any]] | None
 
 
-def simulated_name(name: object, *, neighbourhood: bool) -> bool:
+def simulated_name(name: object, *, neighbourhood: Neighbourhood) -> bool:
     """Whether a patch serves this DLL name itself (instead of loading it)."""
     base = base_name(name)
     if base is None:
         return False
     if base in _RSTRTMGR:
         return True
-    return neighbourhood and (
-        base in NEIGHBOURHOOD or base in SYSTEM_DLLS or bool(_API_SET.match(base))
+    return neighbourhood is not None and (
+        base in neighbourhood or base in SYSTEM_DLLS or bool(_API_SET.match(base))
     )
 
 
-def library_for(name: object, simulator: Simulator, *, neighbourhood: bool) -> Any | None:
+def library_for(
+    name: object, simulator: Simulator, *, neighbourhood: Neighbourhood
+) -> Any | None:
     """The simulated library for a DLL name, or ``None`` to load it for real."""
     base = base_name(name)
     if base is None:
         return None
     if base in _RSTRTMGR:
         return _Rstrtmgr(simulator)
-    if not neighbourhood:
+    if neighbourhood is None:
         return None
-    if base in NEIGHBOURHOOD:
-        return NEIGHBOURHOOD[base](simulator)
+    if base in neighbourhood:
+        return neighbourhood[base](simulator)
     if base in SYSTEM_DLLS or _API_SET.match(base):
         return _StandIn(base, simulator)
     return None

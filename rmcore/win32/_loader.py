@@ -21,7 +21,9 @@ from typing import Any
 from .. import _active
 from . import _winctypes
 from ._functions import SimulatedFunction
-from ._libraries import base_name, library_for, simulated_name
+from ._kernel32 import Kernel32
+from ._libraries import Neighbourhood, base_name, library_for, simulated_name
+from ._psapi import Psapi
 
 __all__ = ["install", "is_simulated", "refresh", "uninstall"]
 
@@ -29,6 +31,8 @@ _MISSING: Any = object()
 _ORIGINAL_CDLL_INIT: Callable[..., None] = ctypes.CDLL.__dict__["__init__"]
 _ORIGINAL_FIND_LIBRARY: Callable[[str], str | None] = ctypes.util.find_library
 _FUNCFLAG_USE_LASTERROR = getattr(ctypes, "_FUNCFLAG_USE_LASTERROR", 0x10)
+# The DLLs besides rstrtmgr a patch simulates (when asked to), by base name.
+_NEIGHBOURHOOD: Neighbourhood = {"kernel32": Kernel32, "psapi": Psapi}
 
 
 class _Factory:
@@ -81,7 +85,7 @@ class _Saved:
     find_library: Callable[[str], str | None]
     cfunctype: Callable[..., Any]
     winfunctype: Callable[..., Any] | None
-    neighbourhood: bool
+    neighbourhood: Neighbourhood
     cached: list[tuple[object, str, object]] = field(default_factory=list)
     prototypes: list[type] = field(default_factory=list)
 
@@ -195,7 +199,7 @@ def install(*, neighbourhood: bool) -> None:
             find_library=ctypes.util.find_library,
             cfunctype=ctypes.CFUNCTYPE,
             winfunctype=getattr(ctypes, "WINFUNCTYPE", None),
-            neighbourhood=neighbourhood,
+            neighbourhood=_NEIGHBOURHOOD if neighbourhood else None,
         )
         _saved = saved
         try:
@@ -213,7 +217,7 @@ def install(*, neighbourhood: bool) -> None:
             ctypes.util.find_library = _find_library
             for loader in _loaders():  # real DLLs a loader cached before the patch
                 for name, value in list(vars(loader).items()):
-                    served = simulated_name(name, neighbourhood=neighbourhood)
+                    served = simulated_name(name, neighbourhood=saved.neighbourhood)
                     if served and not is_simulated(value):
                         saved.cached.append((loader, name, value))
                         delattr(loader, name)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Final
 
 from .. import winerror
 from . import _args as args
-from ._libraries import NEIGHBOURHOOD, NativeLibrary
+from ._libraries import NativeLibrary
 from ._nb_errors import ERROR_INSUFFICIENT_BUFFER, ERROR_PARTIAL_COPY, Win32Failure, export
 from ._nb_handles import handle_value
 from ._nb_memory import in_out_dword, wide, write_all
@@ -127,5 +127,3 @@ class Psapi(NativeLibrary, PsapiExports):
         super().__init__(simulator)
         self.processes = Processes(self.simulator)
 
-
-NEIGHBOURHOOD["psapi"] = Psapi
