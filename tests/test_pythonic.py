@@ -41,7 +41,7 @@ def test_failures_raise_the_class_of_their_code(store: str) -> None:
 
 
 def test_every_documented_code_has_its_class() -> None:
-    documented = [c for c in we.MESSAGES if c not in (we.ERROR_SUCCESS, we.ERROR_BAD_COMMAND)]
+    documented = we.RESTART_MANAGER_CODES - {we.ERROR_SUCCESS}
     for code in documented:
         error = rmcore.RmError.from_code(code, "RmX")
         assert type(error) is not rmcore.RmError and error.winerror == code

@@ -262,7 +262,8 @@ def _unit_of(element: type | None) -> int:
     pointers and arrays of them), else Windows' 16-bit WCHAR (``c_uint16``, ``c_void_p``,
     raw addresses)."""
     if element is not None and issubclass(element, (ctypes._Pointer, ctypes.Array)):
-        return _unit_of(element._type_)
+        inner: type | None = element._type_  # type: ignore[assignment]
+        return _unit_of(inner)
     if element is not None and issubclass(element, (ctypes.c_wchar, ctypes.c_wchar_p)):
         return _WCHAR_HOST
     return 2

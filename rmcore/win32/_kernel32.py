@@ -17,14 +17,7 @@ from typing import TYPE_CHECKING, Final
 from .. import winerror
 from . import _args as args
 from ._libraries import NativeLibrary, NotSimulatedError, native
-from ._nb_errors import (
-    ERROR_INSUFFICIENT_BUFFER,
-    ERROR_INVALID_PARAMETER,
-    ERROR_MR_MID_NOT_FOUND,
-    Win32Failure,
-    export,
-    message,
-)
+from ._nb_errors import Win32Failure, export
 from ._nb_files import INVALID_FILE_ATTRIBUTES, attributes_of, information, open_file
 from ._nb_handles import CURRENT_PROCESS, FileObject, handle_value
 from ._nb_memory import in_out_dword, wide, write_all
@@ -119,11 +112,11 @@ class Kernel32(NativeLibrary, PsapiExports):
         self, hProcess: object, dwFlags: object, lpExeName: object, lpdwSize: object
     ) -> int:
         """The image path; ``*lpdwSize`` (in WCHARs) must leave room for the NUL, else
-        ERROR_INSUFFICIENT_BUFFER (IMAGE_NAME_SIZE_ON_SHORT_BUFFER)."""
+        winerror.ERROR_INSUFFICIENT_BUFFER (IMAGE_NAME_SIZE_ON_SHORT_BUFFER)."""
         diagnostics = self._diagnostics("QueryFullProcessImageNameW")
         flags = args.dword(dwFlags, 2)
         if flags & ~PROCESS_NAME_NATIVE:
-            raise Win32Failure(ERROR_INVALID_PARAMETER, f"dwFlags {flags:#x}")
+            raise Win32Failure(winerror.ERROR_INVALID_PARAMETER, f"dwFlags {flags:#x}")
         handle = handle_value(hProcess, 1)
         process = self.processes.lookup(handle, PROCESS_QUERY_LIMITED_INFORMATION)
         size = in_out_dword(lpdwSize, 4, diagnostics, "lpdwSize")
@@ -131,7 +124,7 @@ class Kernel32(NativeLibrary, PsapiExports):
         if flags & PROCESS_NAME_NATIVE:
             path = self.processes.native_path(path)
         if len(path) + 1 > size.get():
-            raise Win32Failure(ERROR_INSUFFICIENT_BUFFER, f"{len(path) + 1} WCHARs needed")
+            raise Win32Failure(winerror.ERROR_INSUFFICIENT_BUFFER, f"{len(path) + 1} WCHARs needed")
         write_all([(lpExeName, 3, wide(path), "lpExeName")], diagnostics)
         size.set(len(path))
         return 1
@@ -267,13 +260,12 @@ class Kernel32(NativeLibrary, PsapiExports):
         if unsupported or (flags & _FORMAT_FROM_HMODULE and source is not None):
             raise NotSimulatedError(f"not simulated by rmcore: FormatMessageW flags {flags:#x}")
         if not flags & (_FORMAT_FROM_SYSTEM | _FORMAT_FROM_HMODULE):
-            raise Win32Failure(ERROR_INVALID_PARAMETER, f"no message source in {flags:#x}")
-        text = message(code)
+            raise Win32Failure(winerror.ERROR_INVALID_PARAMETER, f"no message source in {flags:#x}")
+        text = winerror.MESSAGES.get(code)
         if text is None:
-            raise Win32Failure(ERROR_MR_MID_NOT_FOUND, f"no message for {code}")
+            raise Win32Failure(winerror.ERROR_MR_MID_NOT_FOUND, f"no message for {code}")
         text += " " if flags & _FORMAT_MAX_WIDTH_MASK else "\r\n"
         if len(text) + 1 > size:
-            raise Win32Failure(ERROR_INSUFFICIENT_BUFFER, f"{len(text) + 1} WCHARs needed")
+            raise Win32Failure(winerror.ERROR_INSUFFICIENT_BUFFER, f"{len(text) + 1} WCHARs needed")
         write_all([(lpBuffer, 5, wide(text), "lpBuffer")], self._diagnostics("FormatMessageW"))
         return len(text)
-

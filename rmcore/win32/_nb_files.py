@@ -5,7 +5,7 @@ either separator, reserved characters, ``NUL``) and then opened on the host. Sha
 Windows': an open that asks for data access (read, write, execute, delete) conflicts with
 the share modes of every other opener of the same file, and a World process that holds a
 file (``World.holders``, compared as the World compares) is an opener that shares nothing,
-so CreateFileW answers ERROR_SHARING_VIOLATION until the process is shut down or killed.
+so CreateFileW answers winerror.ERROR_SHARING_VIOLATION until the process is shut down or killed.
 Openers are tracked per world: Simulators that share a World share its files.
 """
 
@@ -24,16 +24,7 @@ from typing import Final
 from .. import winerror
 from ..world._world import World
 from ._libraries import NotSimulatedError
-from ._nb_errors import (
-    ERROR_ALREADY_EXISTS,
-    ERROR_FILE_EXISTS,
-    ERROR_INVALID_NAME,
-    ERROR_INVALID_PARAMETER,
-    ERROR_PATH_NOT_FOUND,
-    ERROR_SHARING_VIOLATION,
-    Win32Failure,
-    from_os_error,
-)
+from ._nb_errors import Win32Failure, from_os_error
 
 __all__ = ["INVALID_FILE_ATTRIBUTES", "Opened", "attributes_of", "information", "open_file"]
 
@@ -78,7 +69,7 @@ WORLD_HOLDER_SHARE: Final = 0
 # Decision: off Windows a drive-letter or UNC name has no host file: ERROR_PATH_NOT_FOUND
 # (what Windows answers for a missing volume). Such a name held by a World process still
 # answers ERROR_SHARING_VIOLATION (or ERROR_FILE_EXISTS for CREATE_NEW): it exists there.
-NO_HOST_VOLUME_RESULT: Final = ERROR_PATH_NOT_FOUND
+NO_HOST_VOLUME_RESULT: Final = winerror.ERROR_PATH_NOT_FOUND
 
 # Decision: a regular file carries FILE_ATTRIBUTE_ARCHIVE (NTFS sets it on every file it
 # creates or writes), plus READONLY when the owner may not write it; a symbolic link is
@@ -87,7 +78,7 @@ FILE_ATTRIBUTES: Final = FILE_ATTRIBUTE_ARCHIVE
 
 # Decision: a NULL or empty file name is ERROR_PATH_NOT_FOUND (no path to resolve); a
 # device name other than NUL (\\.\PhysicalDrive0, COM1 ...) is ERROR_FILE_NOT_FOUND.
-EMPTY_NAME_RESULT: Final = ERROR_PATH_NOT_FOUND
+EMPTY_NAME_RESULT: Final = winerror.ERROR_PATH_NOT_FOUND
 OTHER_DEVICE_RESULT: Final = winerror.ERROR_FILE_NOT_FOUND
 
 # Decision: CreateFileW sets the last error on success only where documented: 183 or 0
@@ -171,7 +162,7 @@ def names(name: str | None) -> tuple[str, str | None]:
             raise Win32Failure(OTHER_DEVICE_RESULT, f"device {device!r}")
         return given, os.devnull
     if _RESERVED.search(given):
-        raise Win32Failure(ERROR_INVALID_NAME, f"reserved character in {given!r}")
+        raise Win32Failure(winerror.ERROR_INVALID_NAME, f"reserved character in {given!r}")
     if given.upper() == "NUL":
         return given, os.devnull
     if os.sep == "\\":
@@ -225,18 +216,24 @@ def open_file(
 ) -> Opened:
     """CreateFileW: checks in Windows' order, then the host open."""
     if not CREATE_NEW <= disposition <= TRUNCATE_EXISTING or share & ~FILE_SHARE_VALID:
-        raise Win32Failure(ERROR_INVALID_PARAMETER, f"disposition {disposition}, share {share}")
+        raise Win32Failure(
+            winerror.ERROR_INVALID_PARAMETER, f"disposition {disposition}, share {share}"
+        )
     if disposition == TRUNCATE_EXISTING and not access & GENERIC_WRITE:
-        raise Win32Failure(ERROR_INVALID_PARAMETER, "TRUNCATE_EXISTING needs GENERIC_WRITE")
+        raise Win32Failure(
+            winerror.ERROR_INVALID_PARAMETER, "TRUNCATE_EXISTING needs GENERIC_WRITE"
+        )
     if flags & FILE_FLAG_DELETE_ON_CLOSE:
         raise NotSimulatedError("not simulated by rmcore: CreateFileW FILE_FLAG_DELETE_ON_CLOSE")
     given, host = names(name)
     wanted = _file_access(access)
     if isinstance(world, World) and world.holders([given, host or given]):
         if disposition == CREATE_NEW:
-            raise Win32Failure(ERROR_FILE_EXISTS, f"{given} exists (a World process holds it)")
+            raise Win32Failure(
+                winerror.ERROR_FILE_EXISTS, f"{given} exists (a World process holds it)"
+            )
         if _conflict(WORLD_HOLDER_ACCESS, WORLD_HOLDER_SHARE, wanted, share):
-            raise Win32Failure(ERROR_SHARING_VIOLATION, f"a World process holds {given}")
+            raise Win32Failure(winerror.ERROR_SHARING_VIOLATION, f"a World process holds {given}")
     if host is None:
         raise Win32Failure(NO_HOST_VOLUME_RESULT, f"{given}: no such volume on this host")
     openers = _openers_of(world)
@@ -247,7 +244,7 @@ def open_file(
         st = os.fstat(fd)
         openers.open[token] = _Opener((st.st_dev, st.st_ino), wanted, share)
     always = disposition in (CREATE_ALWAYS, OPEN_ALWAYS)
-    last_error = (ERROR_ALREADY_EXISTS if existed else 0) if always else None
+    last_error = (winerror.ERROR_ALREADY_EXISTS if existed else 0) if always else None
 
     def release() -> None:
         with openers.lock:
@@ -265,7 +262,7 @@ def _check_existing(
     except OSError:
         return ""
     if disposition == CREATE_NEW:
-        raise Win32Failure(ERROR_FILE_EXISTS, f"{host} exists")
+        raise Win32Failure(winerror.ERROR_FILE_EXISTS, f"{host} exists")
     directory = stat.S_ISDIR(st.st_mode)
     overwrite = disposition in (CREATE_ALWAYS, TRUNCATE_EXISTING)
     if directory and (overwrite or not flags & FILE_FLAG_BACKUP_SEMANTICS):
@@ -273,7 +270,7 @@ def _check_existing(
     key = (st.st_dev, st.st_ino)
     for opener in openers.open.values():
         if opener.key == key and _conflict(opener.access, opener.share, wanted, share):
-            raise Win32Failure(ERROR_SHARING_VIOLATION, f"{host} is open without sharing")
+            raise Win32Failure(winerror.ERROR_SHARING_VIOLATION, f"{host} is open without sharing")
     return "directory" if directory else "file"
 
 

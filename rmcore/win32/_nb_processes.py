@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 from .. import winerror
 from ..world._world import World
-from ._nb_errors import ERROR_INVALID_PARAMETER, Win32Failure
+from ._nb_errors import Win32Failure
 from ._nb_handles import CURRENT_PROCESS, ProcessObject, table_of
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class Processes:
             return self.handles.add(self._self(_granted(access, False)))
         if pid == SYSTEM_PID:
             raise Win32Failure(winerror.ERROR_ACCESS_DENIED, "the System process")
-        raise Win32Failure(ERROR_INVALID_PARAMETER, f"no process has PID {pid}")
+        raise Win32Failure(winerror.ERROR_INVALID_PARAMETER, f"no process has PID {pid}")
 
     def _self(self, access: int) -> ProcessObject:
         own = self.simulator.process.os_process

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 from .. import winerror
 from . import _args as args
 from ._libraries import NativeLibrary
-from ._nb_errors import ERROR_INSUFFICIENT_BUFFER, ERROR_PARTIAL_COPY, Win32Failure, export
+from ._nb_errors import Win32Failure, export
 from ._nb_handles import handle_value
 from ._nb_memory import in_out_dword, wide, write_all
 from ._nb_processes import (
@@ -42,7 +42,7 @@ OTHER_MODULE_RESULT: Final = winerror.ERROR_INVALID_HANDLE
 
 # Decision: reading module names needs the process's memory, which is gone once it has
 # exited: ERROR_PARTIAL_COPY, what ReadProcessMemory reports for an exited process.
-EXITED_MODULE_RESULT: Final = ERROR_PARTIAL_COPY
+EXITED_MODULE_RESULT: Final = winerror.ERROR_PARTIAL_COPY
 
 
 class PsapiExports:
@@ -83,7 +83,7 @@ class PsapiExports:
         """Write *name* (parameters 3 and 4) cut as :data:`MODULE_NAME_TRUNCATION` says."""
         room = args.dword(size, 4)
         if room == 0:
-            raise Win32Failure(ERROR_INSUFFICIENT_BUFFER, f"{function}: nSize is 0")
+            raise Win32Failure(winerror.ERROR_INSUFFICIENT_BUFFER, f"{function}: nSize is 0")
         copied = name[: room - 1]
         write_all([(buffer, 3, wide(copied), "lpBaseName")], self._diagnostics(function))
         return len(copied)
@@ -107,12 +107,12 @@ class PsapiExports:
         self, hProcess: object, lpImageFileName: object, nSize: object
     ) -> int:
         """The image in native form (``\\Device\\HarddiskVolumeN\\...``); too small a
-        buffer is ERROR_INSUFFICIENT_BUFFER."""
+        buffer is winerror.ERROR_INSUFFICIENT_BUFFER."""
         handle = handle_value(hProcess, 1)
         process = self.processes.lookup(handle, PROCESS_QUERY_LIMITED_INFORMATION)
         path = self.processes.native_path(self.processes.image_path(process))
         if len(path) + 1 > args.dword(nSize, 3):
-            raise Win32Failure(ERROR_INSUFFICIENT_BUFFER, f"{len(path) + 1} WCHARs needed")
+            raise Win32Failure(winerror.ERROR_INSUFFICIENT_BUFFER, f"{len(path) + 1} WCHARs needed")
         diagnostics = self._diagnostics("GetProcessImageFileNameW")
         write_all([(lpImageFileName, 2, wide(path), "lpImageFileName")], diagnostics)
         return len(path)
@@ -126,4 +126,3 @@ class Psapi(NativeLibrary, PsapiExports):
     def __init__(self, simulator: Simulator) -> None:
         super().__init__(simulator)
         self.processes = Processes(self.simulator)
-
