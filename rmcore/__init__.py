@@ -112,7 +112,6 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-
 __all__ = [
     "ENV_BACKEND",
     "ENV_DLL_PATH",

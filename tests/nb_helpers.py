@@ -15,9 +15,6 @@ from typing import Any
 
 import pytest
 
-# Until rmcore/win32/_libraries.py imports them when a patch loads kernel32 or psapi.
-import rmcore.win32._kernel32
-import rmcore.win32._psapi  # noqa: F401
 from rmcore.win32 import _winctypes
 
 OFF_WINDOWS = pytest.mark.skipif(

@@ -43,12 +43,13 @@ from nb_helpers import (
 import rmcore
 from rmcore.win32._functions import SimulatedFunction
 from rmcore.win32._libraries import NotSimulatedError
+from rmcore.win32._nb_handles import table_of
 from rmcore.win32._nb_processes import SimulatedDeadlock
 from rmcore.win32._rstrtmgr import SimulatorExited
 from rmcore.world import App, World
 
 pytestmark = [OFF_WINDOWS, SIMULATOR_OPTIONS_INSIDE_THE_PLUGIN]
-FDF_WINAPI = Path("/work/scratch/clients/fdf_winapi/winapi.py")
+FDF_WINAPI = Path(__file__).parent / "clients" / "fdf_winapi" / "winapi.py"  # vendored
 QUERY = PROCESS_QUERY_LIMITED_INFORMATION
 
 
@@ -150,6 +151,19 @@ def test_terminate_frees_the_file_and_rmgetlist_forgets_the_process(
     assert file_handle and file_handle != 2**64 - 1
     assert k32.TerminateProcess(handle, 1) == 0 and last_error() == 5  # already ended
     assert k32.CloseHandle(file_handle) == k32.CloseHandle(handle) == 1
+
+
+def test_the_simulated_process_exiting_closes_its_file_handles(
+    sim: rmcore.Simulator, locked: str
+) -> None:
+    k32 = kernel32()
+    handle = k32.CreateFileW(locked, 0x80000000, 7, None, 3, 0, None)
+    fd = table_of(sim).get(handle).fd  # type: ignore[union-attr]
+    os.fstat(fd)  # open while the process lives
+    sim.terminate()
+    with pytest.raises(OSError):
+        os.fstat(fd)
+    assert len(table_of(sim)) == 0
 
 
 def test_waiting_on_a_running_process_only_moves_simulated_time(
@@ -370,7 +384,6 @@ def test_unsimulated_kernel32_functions_load_and_raise_when_called(
 
 
 # --- a real client: FDF's winapi.py binds 41 functions at import -----------------------------
-@pytest.mark.skipif(not FDF_WINAPI.exists(), reason="the surveyed client is not on this machine")
 def test_fdf_winapi_imports_unchanged_and_finds_kills_and_checks(
     sim: rmcore.Simulator, world: World, editor: App, locked: str, tmp_path: Path
 ) -> None:

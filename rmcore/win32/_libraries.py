@@ -176,9 +176,7 @@ def simulated_name(name: object, *, neighbourhood: Neighbourhood) -> bool:
     )
 
 
-def library_for(
-    name: object, simulator: Simulator, *, neighbourhood: Neighbourhood
-) -> Any | None:
+def library_for(name: object, simulator: Simulator, *, neighbourhood: Neighbourhood) -> Any | None:
     """The simulated library for a DLL name, or ``None`` to load it for real."""
     base = base_name(name)
     if base is None:

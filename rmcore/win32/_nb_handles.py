@@ -142,4 +142,5 @@ def table_of(simulator: Simulator) -> HandleTable:
         if table is None:
             table = _tables[simulator] = HandleTable()
             weakref.finalize(simulator, table.close_all)
+            simulator.at_exit(table.close_all)
         return table

@@ -137,6 +137,16 @@ class Simulator(RestartManagerAPI):
         self._next_handle = _fidelity.FIRST_HANDLE
         self._lock = threading.Lock()
         self._exited = False
+        self._exit_callbacks: list[Callable[[], None]] = []
+
+    def at_exit(self, callback: Callable[[], None]) -> None:
+        """Run *callback* when this simulated process exits (the DLLs beside rstrtmgr close
+        their handles); at once if it already has."""
+        with self._lock:
+            if not self._exited:
+                self._exit_callbacks.append(callback)
+                return
+        callback()
 
     @property
     def store(self) -> Store:
@@ -476,6 +486,9 @@ class Simulator(RestartManagerAPI):
             self._exited = True
             self._handles.clear()
             self._apps.clear()
+            callbacks, self._exit_callbacks = self._exit_callbacks, []
+        for callback in callbacks:
+            callback()
         with contextlib.suppress(RmError):  # a process exits whatever the store says
             self._sessions.mark_exited(self.process)
 

@@ -14,7 +14,7 @@ from rmcore.session._identity import ProcessIdentity, SimulatedProcess, new_simu
 
 SESSION0 = f"{RESTART_MANAGER_KEY}\\Session0000"
 
-# Hunt & Hackett, RestartManagerArtifacts README and regedit screenshot (/work/scratch/hive.md):
+# Hunt & Hackett, RestartManagerArtifacts README and its regedit screenshot of a real session:
 # one session, one RmRegisterResources call with 2 files, 1 process and 1 service.
 OBSERVED_OWNER = ProcessIdentity(6244, 133633322685746844)
 OBSERVED_OWNER_BYTES = bytes.fromhex("64180000 9cced688 ccc2da01")
