@@ -24,7 +24,6 @@ import ctypes
 import functools
 import os
 import re
-import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -39,14 +38,22 @@ from ..win32._rstrtmgr import Simulator
 from ..win32._types import (
     CCH_RM_SESSION_KEY,
     RM_APP_STATUS,
-    RM_APP_TYPE,
-    RM_FILTER_TRIGGER,
     RM_PROCESS_INFO,
     RM_UNIQUE_PROCESS,
     WCHAR,
 )
 from ..world._world import World
-from ._trace import ROW_FIELDS, Trace, TraceError, TraceRecorder, load_trace, plain_call, validate
+from ._trace import (
+    ROW_FIELDS,
+    Trace,
+    TraceError,
+    TraceRecorder,
+    build_world,
+    decode_filter_list,
+    load_trace,
+    plain_call,
+    validate,
+)
 
 __all__ = [
     "Divergence",
@@ -63,7 +70,6 @@ __all__ = [
 ]
 
 _KEY = re.compile("[0-9a-f]{32}")
-_INVALID_TS = 0xFFFFFFFF
 _NO_DECISION = "touches no recorded decision: a bug, or an undocumented behaviour"
 TraceSource = Trace | str | os.PathLike[str]
 
@@ -135,100 +141,6 @@ class Report:
             "recorded": self.recorded,
             "divergences": [divergence.as_json() for divergence in self.divergences],
         }
-
-
-def build_world(world: dict[str, Any]) -> World:
-    """The :class:`World` a trace's ``world`` describes: each app with its PID, start time,
-    name, type (a service through ``add_service``), session, restartable flag and files.
-
-    An RmCritical row of another process is an app RM may not act on: critical if the row
-    shows no session, else another user's.
-    """
-    rebuilt = World()
-    caller = world["caller"]
-    for app in world["apps"]:
-        behaviour: dict[str, Any] = {
-            "pid": app["pid"],
-            "start_time": app["start_time"],
-            "files": app["files"],
-            "image_path": app["image_path"],
-        }
-        ts_session = app["ts_session_id"] & 0xFFFFFFFF
-        if app["app_type"] == RM_APP_TYPE.RmCritical and app["pid"] != caller.get("pid"):
-            behaviour["critical" if ts_session == _INVALID_TS else "other_user"] = True
-        if app["service_short_name"]:
-            rebuilt.add_service(
-                app["service_short_name"], display_name=app["app_name"], **behaviour
-            )
-            continue
-        try:
-            app_type = RM_APP_TYPE(app["app_type"])
-        except ValueError:
-            app_type = RM_APP_TYPE.RmUnknownApp
-        rebuilt.add_process(
-            name=app["app_name"],
-            app_type=app_type,
-            ts_session=(caller.get("ts_session") or 1) if ts_session == _INVALID_TS else ts_session,
-            restartable=bool(app["restartable"]),
-            **behaviour,
-        )
-    return rebuilt
-
-
-def decode_filter_list(
-    hex_text: str, pointer_size: int = ctypes.sizeof(ctypes.c_void_p)
-) -> list[dict[str, Any]]:
-    """RmGetFilterList's buffer (as the trace holds it, in hex) as ``{"action", "trigger",
-    "target"}`` records: a path or service name, or ``[pid, start_time]``.
-
-    The strings' pointers are addresses in the recording process; they are resolved inside
-    the buffer at the first base address that puts every string outside the records.
-    """
-    data = bytes.fromhex(hex_text)
-    union_at = 12 if pointer_size == 4 else 16
-    header = -(-(union_at + 12) // pointer_size) * pointer_size
-    records: list[dict[str, Any]] = []
-    offset, seen = 0, set()
-    while offset + header <= len(data) and offset not in seen:
-        seen.add(offset)
-        action, trigger, following = struct.unpack_from("<iiI", data, offset)
-        target: Any
-        if trigger == RM_FILTER_TRIGGER.RmFilterTriggerProcess:
-            pid, low, high = struct.unpack_from("<III", data, offset + union_at)
-            target = [pid, high << 32 | low]
-        else:
-            (target,) = struct.unpack_from(
-                "<Q" if pointer_size == 8 else "<I", data, offset + union_at
-            )
-        records.append({"action": action, "trigger": trigger, "target": target, "at": offset})
-        if not following:
-            break
-        offset += following
-    headers = [(start, start + header) for start in [record.pop("at") for record in records]]
-    strings = [r for r in records if r["trigger"] != RM_FILTER_TRIGGER.RmFilterTriggerProcess]
-    pointers = [int(record["target"]) for record in strings]
-    low = min(pointers, default=0)
-    for start in range(0, len(data), 2):
-        texts = [_text_at(data, pointer - low + start, headers) for pointer in pointers]
-        if None not in texts:
-            break
-    else:
-        texts = [None] * len(pointers)
-    for record, pointer, text in zip(strings, pointers, texts, strict=True):
-        record["target"] = text if text is not None else f"<{pointer:#x}: outside the buffer>"
-    return records
-
-
-def _text_at(data: bytes, at: int, headers: list[tuple[int, int]]) -> str | None:
-    """The NUL-terminated UTF-16 string at *at*, if it lies inside *data* outside *headers*."""
-    if at < 0:
-        return None
-    end = at
-    while end + 2 <= len(data) and data[end : end + 2] != b"\0\0":
-        end += 2
-    if end + 2 > len(data) or any(at < hi and lo < end + 2 for lo, hi in headers):
-        return None
-    return data[at:end].decode("utf-16-le", "surrogatepass")
 
 
 def _same_case(template: str, text: str) -> str:
