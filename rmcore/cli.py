@@ -1,6 +1,8 @@
-"""The ``rmcore`` command: ``demo``, ``sessions``, ``reap`` and ``who``.
+"""The ``rmcore`` command: ``demo``, ``sessions``, ``reap``, ``who`` and ``replay``.
 
 Exit codes: 0 success; 1 the operation failed (the Win32 code is printed); 2 bad usage.
+``replay``: 0 rmcore agrees with every recorded call; 1 divergences (printed); 2 the trace
+cannot be read.
 """
 
 from __future__ import annotations
@@ -156,6 +158,18 @@ def _cmd_who(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from .testing.replay import TraceError, load_trace, replay
+
+    try:
+        report = replay(load_trace(args.trace))
+    except TraceError as exc:
+        print(f"rmcore replay: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.as_json()) if args.json else report)
+    return 0 if report.ok else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rmcore", description="Windows Restart Manager session semantics, on any OS."
@@ -190,6 +204,12 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("paths", nargs="+", metavar="PATH", help="files to look for")
     who.add_argument("--json", action="store_true", help="print JSON")
     who.set_defaults(run=_cmd_who)
+    replay = commands.add_parser(
+        "replay", help="replay a trace of real rstrtmgr.dll calls against the simulator"
+    )
+    replay.add_argument("trace", metavar="TRACE", help="a trace file (RMCORE_TRACE's output)")
+    replay.add_argument("--json", action="store_true", help="print the report as JSON")
+    replay.set_defaults(run=_cmd_replay)
     return parser
 
 
