@@ -6,6 +6,10 @@ test on the simulator and, on Windows with ``RMCORE_TEST_REAL_DLL=1``, on the re
 rstrtmgr.dll too. Tests of a *decision* (a behaviour docs/fidelity.md decides because
 Windows does not document it) name the decision; on the real DLL such a test never fails
 the run: it records whether the decision held, and the plugin prints the tally.
+
+With ``RMCORE_TRACE=<path>`` the real DLL's calls are recorded (:mod:`rmcore.testing.replay`)
+and the trace is saved there when pytest ends: ``rmcore replay <path>`` then compares them
+with the simulator.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import ctypes
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,9 +28,20 @@ from ..session import _fidelity
 from ..win32._rstrtmgr import Simulator
 from ..win32._types import RM_PROCESS_INFO
 
-__all__ = ["DECISION_RESULTS", "REAL_DLL_ENV_VAR", "decision", "rm_backend"]  # + the tests
+if TYPE_CHECKING:
+    from ..win32._dll import RstrtmgrDLL
+
+__all__ = [
+    "DECISION_RESULTS",
+    "REAL_DLL_ENV_VAR",
+    "TRACE_ENV_VAR",
+    "decision",
+    "real_dll",
+    "rm_backend",
+]  # + the tests
 
 REAL_DLL_ENV_VAR = "RMCORE_TEST_REAL_DLL"
+TRACE_ENV_VAR = "RMCORE_TRACE"
 DECISION_RESULTS: dict[str, list[str]] = {"held": [], "did not hold": []}
 
 Backend = Callable[[], Any]
@@ -40,12 +55,38 @@ if sys.platform == "win32" and os.environ.get(REAL_DLL_ENV_VAR) == "1":  # pragm
 def rm_backend(request: pytest.FixtureRequest, tmp_path: Any) -> Backend:
     """A factory of backends, one per simulated process (the real DLL is one process)."""
     if request.param == "dll":  # pragma: no cover - Windows only
-        from ..win32._dll import RstrtmgrDLL
-
-        dll = RstrtmgrDLL()
+        dll = real_dll(request.config)
         return lambda: dll
     store = str(tmp_path / "store")
     return lambda: Simulator(store, mutex_timeout=1.0)
+
+
+_REAL_DLL = pytest.StashKey["RstrtmgrDLL"]()
+
+
+def real_dll(config: pytest.Config) -> RstrtmgrDLL:
+    """The real DLL for ``rm_backend`` (``$RMCORE_DLL_PATH`` or rstrtmgr.dll): a new backend
+    object, or with ``$RMCORE_TRACE`` one for the whole run, recording into a trace saved
+    there when pytest ends (one trace process: the DLL is one per OS process anyway)."""
+    from .._backends import ENV_DLL_PATH
+    from ..win32._dll import RstrtmgrDLL
+
+    path = os.environ.get(ENV_DLL_PATH) or None
+    target = os.environ.get(TRACE_ENV_VAR)
+    if not target:
+        return RstrtmgrDLL(path)
+    if _REAL_DLL not in config.stash:
+        from .replay import TraceRecorder
+
+        recorder = TraceRecorder()
+        target = os.path.abspath(target)
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:  # one trace per xdist worker, side by side
+            stem, suffix = os.path.splitext(target)
+            target = f"{stem}.{worker}{suffix}"
+        config.stash[_REAL_DLL] = RstrtmgrDLL(path, recorder=recorder)
+        config.add_cleanup(lambda: recorder.save(target))
+    return config.stash[_REAL_DLL]
 
 
 @contextlib.contextmanager
