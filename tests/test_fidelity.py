@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from pathlib import Path
 
 import pytest
 
+import rmcore
 from rmcore.session import _fidelity
 from rmcore.testing import conformance
 
@@ -51,9 +53,31 @@ def test_each_checked_decision_has_its_conformance_test_marked(
 
 def test_decision_rows_name_real_exports() -> None:
     from rmcore.win32._exports import BY_NAME
+    from rmcore.win32._kernel32 import Kernel32
+    from rmcore.win32._psapi import Psapi
 
+    neighbours = {"kernel32": Kernel32, "psapi": Psapi}
     for decision in _fidelity.DECISIONS:
-        assert decision.exports and set(decision.exports) <= set(BY_NAME), decision.name
+        assert decision.exports, decision.name
+        for export in decision.exports:
+            dll, _, function = export.rpartition(".")
+            assert hasattr(neighbours[dll], function) if dll else function in BY_NAME, export
+
+
+def test_a_decision_constant_outside_the_module_is_where_its_row_says() -> None:
+    for decision in _fidelity.DECISIONS:
+        if decision.name.isupper() and decision.name not in _fidelity.__all__:
+            module, _, name = decision.code.rpartition(".")
+            assert name == decision.name, decision.name
+            assert hasattr(importlib.import_module(f"rmcore.{module}"), name), decision.code
+
+
+def test_decisions_are_written_in_the_table_only() -> None:
+    """A '# Decision:' comment elsewhere would be a second, drifting list."""
+    package = Path(rmcore.__file__).parent
+    for path in package.rglob("*.py"):
+        if path.name != "_fidelity.py":
+            assert "# Decision:" not in path.read_text(encoding="utf-8"), path
 
 
 def test_the_docs_cite_no_file_outside_the_repository() -> None:

@@ -360,6 +360,219 @@ DECISIONS: tuple[Decision, ...] = (
         "session._fidelity.same_path, World",
         ("RmGetList", "RmAddFilter", "RmRemoveFilter"),
     ),
+    # --- the neighbourhood: kernel32 and psapi as clients call them around Restart Manager
+    Decision(
+        "NULL out-pointers",
+        "a NULL out-pointer given to a simulated kernel32 or psapi function is the access "
+        "violation Windows' ctypes raises, at address 0",
+        "no parameter validation is documented for these functions",
+        "win32._nb_memory",
+        (
+            "kernel32.QueryFullProcessImageNameW",
+            "kernel32.GetProcessTimes",
+            "kernel32.GetExitCodeProcess",
+            "psapi.EnumProcesses",
+        ),
+    ),
+    Decision(
+        "FIRST_OBJECT_HANDLE",
+        "kernel32 handles of a fresh simulated process count up from 0x100 in steps of 4 and "
+        "are never reused",
+        "Windows' values are small multiples of 4; the first depends on what the process "
+        "opened before; never reusing one makes a stale handle always 6",
+        "win32._nb_handles.FIRST_OBJECT_HANDLE",
+        ("kernel32.OpenProcess", "kernel32.CreateFileW"),
+    ),
+    Decision(
+        "HANDLE_SIGNIFICANT_BITS",
+        "a HANDLE is read as its low 32 bits, sign-extended: the pseudo-handle -1 is the same "
+        "as a 32-bit int (no argtypes) and as a 64-bit c_void_p",
+        "handles are 32-bit significant on 64-bit Windows (the WOW64 interoperability rule)",
+        "win32._nb_handles.HANDLE_SIGNIFICANT_BITS",
+        ("kernel32.CloseHandle", "kernel32.WaitForSingleObject"),
+    ),
+    Decision(
+        "RESTRICTED_PROCESS_ACCESS",
+        "a process of another user or an elevated one (App.other_user) and a critical one "
+        "(App.critical) open with query-limited and synchronize rights only; any other right "
+        "is 5; MAXIMUM_ALLOWED grants just these",
+        "what Windows grants a standard user on such processes",
+        "win32._nb_processes.RESTRICTED_PROCESS_ACCESS",
+        ("kernel32.OpenProcess",),
+    ),
+    Decision(
+        "EXITED_PROCESSES_OPENABLE",
+        "an exited World process stays openable by PID until a new process takes its PID; a "
+        "PID no World process ever had is 87",
+        "as if a handle somewhere kept its process object alive, which is common on Windows",
+        "win32._nb_processes.EXITED_PROCESSES_OPENABLE",
+        ("kernel32.OpenProcess",),
+    ),
+    Decision(
+        "EXIT_CODE_WHEN_CLOSED",
+        "a process that ended other than by TerminateProcess (RmShutdown, World.exit) has exit "
+        "code 0; its exit time is the simulated clock when kernel32 first sees it gone",
+        "a polite close exits with 0; the World does not record exit times",
+        "win32._nb_processes.EXIT_CODE_WHEN_CLOSED",
+        ("kernel32.GetExitCodeProcess", "kernel32.GetProcessTimes"),
+    ),
+    Decision(
+        "WORLD_CPU_TIME",
+        "a World process used no CPU (kernel and user time 0); the calling process reports "
+        "the host's os.times()",
+        "a simulated process runs no code",
+        "win32._nb_processes.WORLD_CPU_TIME",
+        ("kernel32.GetProcessTimes",),
+    ),
+    Decision(
+        "NATIVE_VOLUME_PREFIX",
+        "the native image path of drive X: is \\Device\\HarddiskVolumeN with N = 1 for A: "
+        "(C: is 3)",
+        "the usual number behind an EFI and a recovery partition; the mapping is per machine",
+        "win32._nb_processes.NATIVE_VOLUME_PREFIX",
+        ("kernel32.QueryFullProcessImageNameW", "psapi.GetProcessImageFileNameW"),
+    ),
+    Decision(
+        "infinite waits on a running process",
+        "WaitForSingleObject(INFINITE) on a running World process raises SimulatedDeadlock "
+        "instead of hanging; a finite timeout advances the simulated clock",
+        "nothing in a World ends a process by itself: on Windows the call would never return",
+        "win32._nb_processes.Processes.wait",
+        ("kernel32.WaitForSingleObject",),
+    ),
+    Decision(
+        "FILE_HANDLE_WAIT_RESULT",
+        "WaitForSingleObject on a file handle is WAIT_OBJECT_0 at once",
+        "a file handle is signalled when no I/O is pending, and none ever is on a simulated handle",
+        "win32._kernel32.FILE_HANDLE_WAIT_RESULT",
+        ("kernel32.WaitForSingleObject",),
+    ),
+    Decision(
+        "EnumProcesses order",
+        "EnumProcesses lists the running World processes and the caller in ascending PID "
+        "order; a World process declared with the caller's PID is that process",
+        "Windows' order is the kernel's list, which is unspecified",
+        "win32._nb_processes.Processes.pids",
+        ("psapi.EnumProcesses", "kernel32.K32EnumProcesses"),
+    ),
+    Decision(
+        "TerminateProcess on the caller",
+        "TerminateProcess on the calling process ends the simulated process (its sessions "
+        "become abandoned, its kernel32 handles close) and raises SimulatorExited",
+        "the call never returns on Windows",
+        "win32._nb_processes.Processes.terminate, Simulator.terminate",
+        ("kernel32.TerminateProcess",),
+    ),
+    Decision(
+        "short image-name buffer",
+        "QueryFullProcessImageNameW with too small a buffer is 122, leaves *lpdwSize as it was "
+        "and writes nothing",
+        "Windows does not document the size it reports then",
+        "win32._kernel32.Kernel32.QueryFullProcessImageNameW",
+        ("kernel32.QueryFullProcessImageNameW",),
+    ),
+    Decision(
+        "module-name truncation",
+        "a module name longer than nSize - 1 characters is cut to nSize - 1 and NUL-terminated; "
+        "the result is the count copied, the last error left alone; nSize 0 copies nothing: "
+        "0 and 122",
+        "GetModuleFileNameEx documents 'truncated and null-terminated'; taken for "
+        "GetModuleBaseName too",
+        "win32._psapi.PsapiExports",
+        ("psapi.GetModuleBaseNameW", "psapi.GetModuleFileNameExW"),
+    ),
+    Decision(
+        "OTHER_MODULE_RESULT",
+        "a process's only module is its image; any other hModule than NULL is 6",
+        "a simulated process loads no DLLs",
+        "win32._psapi.OTHER_MODULE_RESULT",
+        ("psapi.GetModuleBaseNameW", "psapi.GetModuleFileNameExW"),
+    ),
+    Decision(
+        "EXITED_MODULE_RESULT",
+        "module names of an exited process are 299 (ERROR_PARTIAL_COPY)",
+        "they are read from the process's memory, which is gone; 299 is what "
+        "ReadProcessMemory reports for an exited process",
+        "win32._psapi.EXITED_MODULE_RESULT",
+        ("psapi.GetModuleBaseNameW", "psapi.GetModuleFileNameExW"),
+    ),
+    Decision(
+        "FormatMessageW messages",
+        "English system messages for any dwLanguageId; a non-zero maximum width ends the text "
+        "with a space instead of CRLF; inserts are left as written; FROM_STRING, FROM_HMODULE "
+        "and ALLOCATE_BUFFER raise NotSimulatedError",
+        "rmcore carries one language; no surveyed client uses the other sources",
+        "win32._kernel32.Kernel32.FormatMessageW",
+        ("kernel32.FormatMessageW",),
+    ),
+    Decision(
+        "WORLD_HOLDER_ACCESS",
+        "a World process holds its files open for reading and writing and shares nothing: "
+        "any open asking for data access is 32; an attribute-only open succeeds",
+        "that is what a locking editor does; Windows skips the share check for attribute-only "
+        "access",
+        "win32._nb_files.WORLD_HOLDER_ACCESS",
+        ("kernel32.CreateFileW",),
+    ),
+    Decision(
+        "NO_HOST_VOLUME_RESULT",
+        "off Windows a drive-letter or UNC name has no host file: 3; one a World process holds "
+        "is still 32 (or 80 for CREATE_NEW)",
+        "3 is what Windows answers for a missing volume; a held name exists in the World",
+        "win32._nb_files.NO_HOST_VOLUME_RESULT",
+        ("kernel32.CreateFileW", "kernel32.GetFileAttributesW"),
+    ),
+    Decision(
+        "EMPTY_NAME_RESULT",
+        "a NULL or empty file name is 3; a device name other than NUL (\\\\.\\PhysicalDrive0, "
+        "COM1...) is 2",
+        "there is no path to resolve; rmcore simulates no devices",
+        "win32._nb_files.EMPTY_NAME_RESULT",
+        ("kernel32.CreateFileW", "kernel32.GetFileAttributesW"),
+    ),
+    Decision(
+        "FILE_ATTRIBUTES",
+        "a regular file is FILE_ATTRIBUTE_ARCHIVE, plus READONLY when the owner may not write "
+        "it; a symbolic link is ARCHIVE (or DIRECTORY) | REPARSE_POINT; NORMAL is never "
+        "reported",
+        "NTFS sets ARCHIVE on every file it creates or writes",
+        "win32._nb_files.FILE_ATTRIBUTES",
+        ("kernel32.GetFileAttributesW", "kernel32.GetFileInformationByHandle"),
+    ),
+    Decision(
+        "CreateFileW last error on success",
+        "set only where documented: 183 or 0 after CREATE_ALWAYS and OPEN_ALWAYS; left alone "
+        "after the other dispositions",
+        "the CreateFileW page documents the last error on success for those two only",
+        "win32._nb_files.open_file",
+        ("kernel32.CreateFileW",),
+    ),
+    Decision(
+        "MAXIMUM_ALLOWED_FILE_ACCESS",
+        "MAXIMUM_ALLOWED asks for every right; FILE_FLAG_OPEN_REPARSE_POINT is ignored (links "
+        "are followed); FILE_FLAG_DELETE_ON_CLOSE raises NotSimulatedError",
+        "the caller is the file's owner on the host; deleting host files on close is not "
+        "something a test double should do",
+        "win32._nb_files.MAXIMUM_ALLOWED_FILE_ACCESS",
+        ("kernel32.CreateFileW",),
+    ),
+    Decision(
+        "file identity and times",
+        "BY_HANDLE_FILE_INFORMATION's creation time is the host's birth time where it has one, "
+        "else the older of change and modification time; the volume serial number is "
+        "st_dev's low 32 bits; the file index is st_ino",
+        "the nearest host facts to NTFS's",
+        "win32._nb_files.information",
+        ("kernel32.GetFileInformationByHandle",),
+    ),
+    Decision(
+        "HOST_TS_SESSION",
+        "in the host world every process is in the caller's terminal-services session: no "
+        "SessionMismatch arises",
+        "POSIX has no terminal-services sessions",
+        "world._host.HOST_TS_SESSION",
+        ("RmGetList",),
+    ),
 )
 
 

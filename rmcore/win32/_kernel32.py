@@ -43,19 +43,8 @@ _BY_HANDLE_FILE_INFORMATION = 52
 _FORMAT_ALLOCATE_BUFFER, _FORMAT_FROM_STRING, _FORMAT_FROM_HMODULE = 0x100, 0x400, 0x800
 _FORMAT_FROM_SYSTEM, _FORMAT_MAX_WIDTH_MASK = 0x1000, 0xFF
 
-# Decision: a file handle given to WaitForSingleObject is signalled (no I/O is ever pending
-# on a simulated handle): WAIT_OBJECT_0 at once.
+# Decided (with why) in rmcore.session._fidelity.DECISIONS.
 FILE_HANDLE_WAIT_RESULT: Final = WAIT_OBJECT_0
-
-# Decision: QueryFullProcessImageNameW with too small a buffer leaves *lpdwSize as it
-# was (Windows does not document the size it needs); the buffer is not written.
-IMAGE_NAME_SIZE_ON_SHORT_BUFFER: Final = "unchanged"
-
-# Decision: FormatMessageW knows English system messages only; any dwLanguageId gets them.
-# A non-zero maximum width ends the message with a space instead of "\r\n" (the messages
-# are one line); inserts are left as written. FROM_STRING, a FROM_HMODULE source and
-# ALLOCATE_BUFFER are not simulated (no surveyed client uses them): they raise.
-FORMAT_MESSAGE_LANGUAGES: Final = "any dwLanguageId: English"
 
 
 class Kernel32(NativeLibrary, PsapiExports):
@@ -112,7 +101,7 @@ class Kernel32(NativeLibrary, PsapiExports):
         self, hProcess: object, dwFlags: object, lpExeName: object, lpdwSize: object
     ) -> int:
         """The image path; ``*lpdwSize`` (in WCHARs) must leave room for the NUL, else
-        winerror.ERROR_INSUFFICIENT_BUFFER (IMAGE_NAME_SIZE_ON_SHORT_BUFFER)."""
+        ERROR_INSUFFICIENT_BUFFER (the decision "short image-name buffer")."""
         diagnostics = self._diagnostics("QueryFullProcessImageNameW")
         flags = args.dword(dwFlags, 2)
         if flags & ~PROCESS_NAME_NATIVE:

@@ -59,39 +59,13 @@ _INFORMATION = struct.Struct("<IQQQIIIIII")  # BY_HANDLE_FILE_INFORMATION, 52 by
 _RESERVED = re.compile(r'[<>"|?*\x00-\x1f]')
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
-# Decision: a World process holds its files open for reading and writing and shares
-# nothing (what a locking editor does), so any open asking for data access is 32; an
-# attribute-only open (FILE_READ_ATTRIBUTES, READ_CONTROL, SYNCHRONIZE) succeeds, as
-# Windows skips the share check for it.
+# Decided (with why) in rmcore.session._fidelity.DECISIONS.
 WORLD_HOLDER_ACCESS: Final = _READ | _WRITE
 WORLD_HOLDER_SHARE: Final = 0
-
-# Decision: off Windows a drive-letter or UNC name has no host file: ERROR_PATH_NOT_FOUND
-# (what Windows answers for a missing volume). Such a name held by a World process still
-# answers ERROR_SHARING_VIOLATION (or ERROR_FILE_EXISTS for CREATE_NEW): it exists there.
 NO_HOST_VOLUME_RESULT: Final = winerror.ERROR_PATH_NOT_FOUND
-
-# Decision: a regular file carries FILE_ATTRIBUTE_ARCHIVE (NTFS sets it on every file it
-# creates or writes), plus READONLY when the owner may not write it; a symbolic link is
-# ARCHIVE (or DIRECTORY) | REPARSE_POINT; FILE_ATTRIBUTE_NORMAL is never reported.
 FILE_ATTRIBUTES: Final = FILE_ATTRIBUTE_ARCHIVE
-
-# Decision: a NULL or empty file name is ERROR_PATH_NOT_FOUND (no path to resolve); a
-# device name other than NUL (\\.\PhysicalDrive0, COM1 ...) is ERROR_FILE_NOT_FOUND.
 EMPTY_NAME_RESULT: Final = winerror.ERROR_PATH_NOT_FOUND
 OTHER_DEVICE_RESULT: Final = winerror.ERROR_FILE_NOT_FOUND
-
-# Decision: CreateFileW sets the last error on success only where documented: 183 or 0
-# for CREATE_ALWAYS and OPEN_ALWAYS; after the other dispositions it is left alone.
-LAST_ERROR_ON_SUCCESS: Final = "CREATE_ALWAYS/OPEN_ALWAYS only"
-
-# Decision: BY_HANDLE_FILE_INFORMATION's creation time is the host's birth time where it
-# has one, else the older of change and modification time; the volume serial number is
-# st_dev's low 32 bits; the file index is st_ino.
-CREATION_TIME_SOURCE: Final = "st_birthtime, else min(st_ctime, st_mtime)"
-
-# Decision: MAXIMUM_ALLOWED asks for every right (the owner's); FILE_FLAG_OPEN_REPARSE_POINT
-# is ignored (links are followed); FILE_FLAG_DELETE_ON_CLOSE is not simulated (it raises).
 MAXIMUM_ALLOWED_FILE_ACCESS: Final = FILE_ALL_ACCESS
 
 
@@ -314,7 +288,7 @@ def _filetime(nanoseconds: int) -> int:
 
 def information(fd: int) -> bytes:
     """BY_HANDLE_FILE_INFORMATION (52 bytes, Windows layout) from the fd's fstat (the
-    times as :data:`CREATION_TIME_SOURCE` says)."""
+    times as the decision "file identity and times" says)."""
     try:
         st = os.fstat(fd)
     except OSError:

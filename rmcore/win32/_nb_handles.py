@@ -2,7 +2,7 @@
 
 Every DLL load builds a new library object, so the table belongs to the Simulator (the
 simulated process), shared by its kernel32 and psapi. Values are multiples of 4 counting up
-from :data:`FIRST_HANDLE` and never reused, so a stale handle is always ERROR_INVALID_HANDLE.
+from :data:`FIRST_OBJECT_HANDLE` and never reused, so a stale handle is always ERROR_INVALID_HANDLE.
 A table that dies with its Simulator closes the host file descriptors it still holds.
 """
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CURRENT_PROCESS",
-    "FIRST_HANDLE",
+    "FIRST_OBJECT_HANDLE",
     "FileObject",
     "HandleTable",
     "ProcessObject",
@@ -34,13 +34,8 @@ __all__ = [
     "table_of",
 ]
 
-# Decision: handle values a fresh simulated process hands out first. Windows' values are
-# small multiples of 4; which one comes first depends on what the process opened before.
-FIRST_HANDLE = 0x100
-
-# Decision: a HANDLE is read as its low 32 bits, sign-extended (handles are 32-bit
-# significant on 64-bit Windows, the WOW64 interop rule), so the pseudo-handle -1 is the
-# same whether it arrives as a 32-bit C int (no argtypes) or as a 64-bit c_void_p.
+# Decided (with why) in rmcore.session._fidelity.DECISIONS.
+FIRST_OBJECT_HANDLE = 0x100
 HANDLE_SIGNIFICANT_BITS = 32
 
 CURRENT_PROCESS = -1  # GetCurrentProcess(); -2 is the current thread, -3.. tokens
@@ -85,7 +80,7 @@ class HandleTable:
 
     def __init__(self) -> None:
         self._entries: dict[int, Entry] = {}
-        self._next = FIRST_HANDLE
+        self._next = FIRST_OBJECT_HANDLE
         self._lock = threading.Lock()
 
     def add(self, entry: Entry) -> int:

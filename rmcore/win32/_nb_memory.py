@@ -9,16 +9,12 @@ before the first byte is written, so a failing call leaves the caller's memory u
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
 
 from . import _args as args
 from ._memory import AccessViolation
 
-__all__ = ["NULL_OUT_POINTER", "Out", "in_out_dword", "wide", "write_all"]
+__all__ = ["Out", "in_out_dword", "wide", "write_all"]
 
-# Decision: kernel32 and psapi do not check their out-pointers (no parameter validation
-# is documented): a NULL one is the access violation Windows' ctypes raises, at address 0.
-NULL_OUT_POINTER: Final = "AccessViolation at 0x0"
 
 Out = tuple[object, int, bytes, str]  # (argument, position, Windows image, parameter name)
 

@@ -52,47 +52,16 @@ _GENERIC: Final = {  # process generic mapping (GENERIC_READ, _WRITE, _EXECUTE, 
 }
 _TICKS_PER_SECOND = 10_000_000
 
-# Decision: what a standard user may open on a process of another user or an elevated one
-# (App.other_user) and on a critical/protected one (App.critical): query-limited and
-# synchronize, as Windows grants them on such processes; any other right is
-# ERROR_ACCESS_DENIED (MAXIMUM_ALLOWED grants just these).
-RESTRICTED_PROCESS_ACCESS: Final = PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE
-
 # Documented (OpenProcess): PID 0, the System Idle Process, is ERROR_INVALID_PARAMETER;
 # PID 4, the System process, is ERROR_ACCESS_DENIED (it always exists on Windows).
 SYSTEM_PID: Final = 4
 
-# Decision: an exited World process stays openable by PID (as if a handle kept its object
-# alive) until a new process takes its PID; a PID no World process ever had is 87.
+# Decided (with why) in rmcore.session._fidelity.DECISIONS.
+RESTRICTED_PROCESS_ACCESS: Final = PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE
 EXITED_PROCESSES_OPENABLE: Final = True
-
-# Decision: exit code of a process that ended other than by TerminateProcess (RmShutdown,
-# World.exit): 0, a polite close. Its exit time is the simulated clock when kernel32 first
-# sees it gone (the World does not record exit times).
 EXIT_CODE_WHEN_CLOSED: Final = 0
-
-# Decision: a World process used no CPU (GetProcessTimes kernel and user time 0); the
-# calling process reports the host's os.times() for the real process.
 WORLD_CPU_TIME: Final = 0
-
-# Decision: the native (\Device\...) image path of drive X: is \Device\HarddiskVolumeN
-# with N = 1 for A: (C: -> 3, the usual number behind an EFI and a recovery partition).
 NATIVE_VOLUME_PREFIX: Final = "\\Device\\HarddiskVolume"
-
-# Decision: WaitForSingleObject(INFINITE) on a process that is still running never returns
-# on Windows (nothing in the World ends a process by itself): rmcore raises
-# SimulatedDeadlock instead of hanging; a finite timeout advances the simulated clock.
-INFINITE_WAIT_ON_RUNNING: Final = "raise SimulatedDeadlock"
-
-# Decision: EnumProcesses lists the running World processes and the caller in ascending
-# PID order (Windows' order is the kernel's list, unspecified); a World process declared
-# with the caller's PID is that process for OpenProcess.
-ENUM_PROCESSES_ORDER: Final = "ascending PIDs"
-
-# Decision: TerminateProcess on the calling process (GetCurrentProcess() or its own PID)
-# ends the simulated process (Simulator.terminate: its sessions become abandoned, its
-# kernel32 handles close) and raises SimulatorExited, as the call never returns on Windows.
-TERMINATE_SELF: Final = "Simulator.terminate(), then SimulatorExited"
 
 
 class SimulatedDeadlock(RuntimeError):
@@ -184,7 +153,7 @@ class Processes:
         return ntpath.basename(self.image_path(process))
 
     def pids(self) -> list[int]:
-        """EnumProcesses: running World processes and the caller (ENUM_PROCESSES_ORDER)."""
+        """EnumProcesses: running World processes and the caller, in ascending PID order."""
         running = {app.pid for app in self.world.apps if app.running} if self.world else set()
         return sorted(running | {self.simulator.pid})
 
@@ -218,7 +187,7 @@ class Processes:
 
     def terminate(self, process: ProcessObject, code: int) -> None:
         """TerminateProcess: the World process stops and frees its files; an ended one is
-        ERROR_ACCESS_DENIED (as on Windows); the caller itself exits (TERMINATE_SELF)."""
+        ERROR_ACCESS_DENIED (as on Windows); the caller itself exits."""
         if process.app is None:
             from ._rstrtmgr import SimulatorExited
 

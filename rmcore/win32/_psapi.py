@@ -30,18 +30,9 @@ __all__ = ["Psapi", "PsapiExports"]
 
 _MODULE_ACCESS = PROCESS_QUERY_INFORMATION | PROCESS_VM_READ  # documented for both calls
 
-# Decision: a module name longer than nSize - 1 characters is cut to nSize - 1 characters
-# and NUL-terminated (GetModuleFileNameEx's documented "truncated and null-terminated",
-# taken for GetModuleBaseName too); the result is the count copied, the last error left
-# alone. nSize 0 copies nothing: 0 and ERROR_INSUFFICIENT_BUFFER.
-MODULE_NAME_TRUNCATION: Final = "nSize - 1 characters and a NUL"
 
-# Decision: a process's only module is its image; an hModule other than NULL names none
-# of its modules: ERROR_INVALID_HANDLE.
+# Decided (with why) in rmcore.session._fidelity.DECISIONS.
 OTHER_MODULE_RESULT: Final = winerror.ERROR_INVALID_HANDLE
-
-# Decision: reading module names needs the process's memory, which is gone once it has
-# exited: ERROR_PARTIAL_COPY, what ReadProcessMemory reports for an exited process.
 EXITED_MODULE_RESULT: Final = winerror.ERROR_PARTIAL_COPY
 
 
@@ -80,7 +71,7 @@ class PsapiExports:
         return self.processes.image_path(process) if full else self.processes.base_name(process)
 
     def _copy_name(self, function: str, name: str, buffer: object, size: object) -> int:
-        """Write *name* (parameters 3 and 4) cut as :data:`MODULE_NAME_TRUNCATION` says."""
+        """Write *name* (parameters 3 and 4) cut as the decision "module-name truncation" says."""
         room = args.dword(size, 4)
         if room == 0:
             raise Win32Failure(winerror.ERROR_INSUFFICIENT_BUFFER, f"{function}: nSize is 0")

@@ -33,8 +33,7 @@ else:
 
 __all__ = ["HOST_TS_SESSION", "HostWorld"]
 
-# Decision: POSIX has no terminal-services sessions; every process counts as being in the
-# caller's session (a Simulator's default ts_session), so no SessionMismatch arises.
+# Decided (with why) in rmcore.session._fidelity.DECISIONS.
 HOST_TS_SESSION = 1
 
 _KILL_GRACE = 5.0  # real seconds a SIGKILLed process gets to disappear
