@@ -244,8 +244,10 @@ def test_start_session_null_goes_to_the_dll_and_short_buffers_are_never_overrun(
     dll: RstrtmgrDLL, rec: Record
 ) -> None:
     handle = ctypes.c_uint32(123)
-    assert dll.RmStartSession(None, 0, ctypes.create_unicode_buffer(33)) == 160
+    kept = ctypes.create_unicode_buffer("the caller's text")
+    assert dll.RmStartSession(None, 0, kept) == 160
     assert rec.calls == 1 and rec.null_params() == {0}
+    assert kept.value == "the caller's text"  # the DLL wrote nothing: nothing changes
     assert dll.RmStartSession(ctypes.byref(handle), 0, None) == 160
     assert rec.calls == 2 and rec.null_params() == {2} and handle.value == 123
     arena = ctypes.create_unicode_buffer(40)

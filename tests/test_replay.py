@@ -225,7 +225,11 @@ def test_trace_format(trace: Trace) -> None:
     assert trace["recorded"]["backend"].endswith("StandinProcess")
     first = trace["calls"][0]
     assert first["function"] == "RmStartSession" and first["process"] == 0
-    assert first["arguments"] == {"dwSessionFlags": 0, "pSessionHandle": 0xFFFFFFFF}
+    assert first["arguments"]["pSessionHandle"] == 0xFFFFFFFF
+    assert first["arguments"]["dwSessionFlags"] == 0
+    assert isinstance(first["arguments"]["strSessionKey"], int)  # the caller's buffer address
+    listing = trace["calls"][calls_of(trace, "RmGetList")[0]]
+    assert listing["result"] == 234 and listing["arguments"]["rgAffectedApps"] is None
     rows = trace["calls"][calls_of(trace, "RmGetList")[1]]["outs"]["rgAffectedApps"]
     assert rows[2] == {
         "pid": 3333,
@@ -269,6 +273,21 @@ def test_filter_list_is_decoded_without_the_recording_address(trace: Trace) -> N
     outside = bytearray(data[:32])
     outside[12:16] = b"\0\0\0\0"  # the last record: cbNextOffset 0
     assert decode_filter_list(bytes(outside).hex())[0]["target"].endswith("outside the buffer>")
+
+
+def test_filter_list_is_decoded_at_the_recorded_address(trace: Trace) -> None:
+    call = trace["calls"][calls_of(trace, "RmGetFilterList")[1]]
+    base = call["arguments"]["pbFilterBuf"]
+    assert isinstance(base, int) and base  # the caller's buffer, as the trace recorded it
+    assert decode_filter_list(call["outs"]["pbFilterBuf"], base=base) == [
+        {"action": 1, "trigger": 1, "target": "C:\\Apps\\editor.exe"}
+    ]
+    filters = FilterSet()
+    filters.add(FilterTarget(t.RM_FILTER_TRIGGER.RmFilterTriggerFile, "D:\\x.exe"), t.RmNoRestart)
+    data = filters.buffer_bytes(0x7F00_1234_5670)
+    assert decode_filter_list(data.hex(), base=0x7F00_1234_5670)[0]["target"] == "D:\\x.exe"
+    wrong = decode_filter_list(data.hex(), base=0x7F00_1234_0000)[0]["target"]
+    assert wrong.endswith("outside the buffer>")  # the base is used, not guessed
 
 
 def test_keys_are_mapped_with_their_case_and_truncation(standin: str) -> None:

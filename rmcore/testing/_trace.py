@@ -286,13 +286,14 @@ def build_world(world: dict[str, Any]) -> World:
 
 
 def decode_filter_list(
-    hex_text: str, pointer_size: int = ctypes.sizeof(ctypes.c_void_p)
+    hex_text: str, pointer_size: int = ctypes.sizeof(ctypes.c_void_p), *, base: int | None = None
 ) -> list[dict[str, Any]]:
     """RmGetFilterList's buffer (as the trace holds it, in hex) as ``{"action", "trigger",
     "target"}`` records: a path or service name, or ``[pid, start_time]``.
 
-    The strings' pointers are addresses in the recording process; they are resolved inside
-    the buffer at the first base address that puts every string outside the records.
+    The strings' pointers are addresses in the recording process: relative to *base* (the
+    buffer's recorded address) when known, else resolved inside the buffer at the first base
+    address that puts every string outside the records.
     """
     data = bytes.fromhex(hex_text)
     union_at = 12 if pointer_size == 4 else 16
@@ -318,12 +319,15 @@ def decode_filter_list(
     strings = [r for r in records if r["trigger"] != RM_FILTER_TRIGGER.RmFilterTriggerProcess]
     pointers = [int(record["target"]) for record in strings]
     low = min(pointers, default=0)
-    for start in range(0, len(data), 2):
-        texts = [_text_at(data, pointer - low + start, headers) for pointer in pointers]
-        if None not in texts:
-            break
+    texts: list[str | None] = [None] * len(pointers)
+    if base is not None:
+        texts = [_text_at(data, pointer - base, headers) for pointer in pointers]
     else:
-        texts = [None] * len(pointers)
+        for start in range(0, len(data), 2):
+            found = [_text_at(data, pointer - low + start, headers) for pointer in pointers]
+            if None not in found:
+                texts = found
+                break
     for record, pointer, text in zip(strings, pointers, texts, strict=True):
         record["target"] = text if text is not None else f"<{pointer:#x}: outside the buffer>"
     return records

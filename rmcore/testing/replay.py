@@ -269,7 +269,9 @@ class _Replay:
             )
         if kind is Kind.CALLBACK:
             return _ignore_progress if value == "callback" else None
-        if name not in outs:  # an out-buffer the recording passed as NULL
+        # An out-buffer: its recorded address says whether it was passed (older traces: only
+        # what the DLL wrote through it).
+        if (recorded[name] is None) if name in recorded else (name not in outs):
             return None
         if kind is Kind.KEY_OUT:
             return (WCHAR * (CCH_RM_SESSION_KEY + 1))()
@@ -312,8 +314,10 @@ class _Replay:
             elif kind is Kind.PROCESS_INFO_ARRAY:
                 yield from self._rows(name, was, now)
             elif kind is Kind.BYTES_OUT:
-                was, now = (decode_filter_list(str(was), self.pointer_size),
-                            decode_filter_list(str(now)))  # fmt: skip
+                was = decode_filter_list(
+                    str(was), self.pointer_size, base=call["arguments"].get(name)
+                )
+                now = decode_filter_list(str(now), base=got["arguments"].get(name))  # fmt: skip
                 if was != now:
                     yield f"{name} (decoded)", was, now
             elif was != now:

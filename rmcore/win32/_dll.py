@@ -110,12 +110,23 @@ class _Call:
     _dword_inout = _dword_out
     _enum = _dword
 
-    def _key_out(self, name: str, argument: object, position: int, _count: object) -> Any:
+    def _out_pointer(self, name: str, argument: object, position: int) -> args.Pointer | None:
+        """An out-buffer argument; its address (``None``: NULL) is recorded with the values,
+        so a trace says which buffers were passed and where the caller's memory was."""
         found = args.pointer(argument, position)
+        self.values[name] = None if found is None else found.region.address
+        return found
+
+    def _key_out(self, name: str, argument: object, position: int, _count: object) -> Any:
+        found = self._out_pointer(name, argument, position)
         if found is None:
             return None
-        args.check_out(found, 2 * _KEY_UNITS, self.diagnostics, name)
+        size = 2 * _KEY_UNITS
+        args.check_out(found, size, self.diagnostics, name)
         key = (WCHAR * _KEY_UNITS)()
+        available = found.region.image_size()
+        before = found.region.read(size if available is None else min(size, available))
+        ctypes.memmove(key, before, len(before))  # a failed call leaves the caller's text
 
         def copy_back() -> None:
             found.region.write(bytes(key))
@@ -166,7 +177,7 @@ class _Call:
     def _process_info_array(
         self, name: str, argument: object, position: int, _count: object
     ) -> Any:
-        found = args.pointer(argument, position)
+        found = self._out_pointer(name, argument, position)
         if found is None:
             return None
         capacity = int(_count or 0)  # type: ignore[call-overload]
@@ -200,7 +211,7 @@ class _Call:
         return rows
 
     def _bytes_out(self, name: str, argument: object, position: int, size: object) -> Any:
-        found = args.pointer(argument, position)
+        found = self._out_pointer(name, argument, position)
         if found is None:
             return None
         if _direct(found, int(size or 0)):  # type: ignore[call-overload]
