@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import winerror
+from . import __version__, winerror
 from ._errors import RmError
 from .registry_store import DiskStore, Problem, StoreError, open_store
 from .session import ReapResult, SessionInfo, SessionTable
@@ -174,6 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rmcore", description="Windows Restart Manager session semantics, on any OS."
     )
+    parser.add_argument("--version", action="version", version=f"rmcore {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
         "demo", help="walk through a primary and a secondary installer and the failure modes"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import importlib.metadata
 import json
 import re
 import subprocess
@@ -142,3 +143,10 @@ def test_problems_are_listed_and_reap_reports_what_it_removed(
         {"path": "notes.txt", "reason": "foreign file (not a store file)"}
     ]
     assert Path(store, "notes.txt").read_text() == "mine"
+
+
+def test_version_is_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"rmcore {importlib.metadata.version('rmcore')}"
