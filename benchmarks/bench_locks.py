@@ -12,8 +12,9 @@ Part 1, latency: one process, no contention, lock + unlock timed as one sample, 
 * ``filelock.FileLock`` (opens the file per acquisition).
 
 Part 2, fairness: N processes (default 8) start together on a barrier and, for a fixed
-time, loop lock -> read a ~200-byte file -> write a temp file + ``os.replace`` -> unlock.
-The file holds a counter each iteration increments, so a lock that lets two writers in at
+time, loop lock -> read + JSON decode/encode -> write a temp file + ``os.replace`` -> unlock.
+The file (the floor's ~600-byte JSON record, benchmarks/_common.py) holds a counter each
+iteration increments, so a lock that lets two writers in at
 once shows up as a lost update. Reported: per-process iteration counts (min, max, their
 ratio) and the wait to acquire (p50, p99, max, max/p50), for each locking strategy.
 """
@@ -39,13 +40,12 @@ import _common
 import filelock
 import portalocker
 from _common import (
-    PAYLOAD_SIZE,
     Stats,
-    critical_section,
-    init_data_file,
+    init_record,
     markdown_table,
     read_counter,
     stats,
+    update_record,
     us,
 )
 
@@ -269,7 +269,7 @@ def fairness_worker(
             try:
                 with hold():
                     t1 = clock()
-                    critical_section(data_path, tmp_path)
+                    update_record(data_path, tmp_path)
             except TIMEOUT_ERRORS:
                 timeouts += 1
                 waits.append(clock() - t0)
@@ -342,7 +342,7 @@ def run_fairness(
     slot = next(_slots)
     lock_path = os.path.join(directory, f"fair-{slot}.lock")
     data_path = os.path.join(directory, f"fair-{slot}.dat")
-    init_data_file(data_path)
+    init_record(data_path)
     barrier = ctx.Barrier(procs)
     results: Queue[WorkerResult] = ctx.Queue()
     workers = [
@@ -394,12 +394,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         print("# Lock benchmarks\n")
-        print(_common.machine_info(directory, method))
+        print(_common.machine_info([(_common.fs_type(directory), directory)]))
+        print(f"\nmultiprocessing start method: {method}")
         print(f"\n## Lock + unlock latency, one process, no contention ({iterations:,} each)\n")
         print(run_latency(directory, iterations, rounds=10))
         print(
             f"\n## Fairness: {args.procs} processes x {duration:g} s, each loop = lock → read "
-            f"{PAYLOAD_SIZE}-byte file → write temp + os.replace → unlock\n"
+            f"~600-byte JSON record → write temp + os.replace → unlock\n"
         )
         print(
             f"Waits are time-to-acquire, timed-out attempts ({LOCK_TIMEOUT:g} s) included; "
