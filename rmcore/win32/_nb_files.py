@@ -16,7 +16,6 @@ import re
 import stat
 import struct
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -25,6 +24,7 @@ from .. import winerror
 from ..world._world import World
 from ._libraries import NotSimulatedError
 from ._nb_errors import Win32Failure, from_os_error
+from ._nb_state import Beside
 
 __all__ = ["INVALID_FILE_ATTRIBUTES", "Opened", "attributes_of", "information", "open_file"]
 
@@ -85,16 +85,7 @@ class _Openers:
         self.tokens = iter(range(1 << 62))
 
 
-_openers: weakref.WeakKeyDictionary[object, _Openers] = weakref.WeakKeyDictionary()
-_openers_lock = threading.Lock()
-
-
-def _openers_of(world: object) -> _Openers:
-    with _openers_lock:
-        found = _openers.get(world)
-        if found is None:
-            found = _openers[world] = _Openers()
-        return found
+_openers: Beside[object, _Openers] = Beside(lambda _world: _Openers())
 
 
 def _conflict(held_access: int, held_share: int, access: int, share: int) -> bool:
@@ -210,7 +201,7 @@ def open_file(
             raise Win32Failure(winerror.ERROR_SHARING_VIOLATION, f"a World process holds {given}")
     if host is None:
         raise Win32Failure(NO_HOST_VOLUME_RESULT, f"{given}: no such volume on this host")
-    openers = _openers_of(world)
+    openers = _openers.of(world)
     with openers.lock:
         existed = _check_existing(openers, host, wanted, share, disposition, flags)
         fd = _host_open(host, wanted, disposition, directory=existed == "directory")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from .. import winerror
 from . import _args as args
 from ._nb_errors import Win32Failure
+from ._nb_state import Beside
 
 if TYPE_CHECKING:
     from ..world._world import App
@@ -126,16 +127,16 @@ def _release(entry: Entry) -> None:
             os.close(entry.fd)
 
 
-_tables: weakref.WeakKeyDictionary[Simulator, HandleTable] = weakref.WeakKeyDictionary()
-_tables_lock = threading.Lock()
+def _new_table(simulator: Simulator) -> HandleTable:
+    table = HandleTable()
+    weakref.finalize(simulator, table.close_all)  # its fds close with the Simulator
+    simulator.at_exit(table.close_all)  # or when the simulated process exits
+    return table
+
+
+_tables: Beside[Simulator, HandleTable] = Beside(_new_table)
 
 
 def table_of(simulator: Simulator) -> HandleTable:
     """The handle table of a simulated process (made on first use)."""
-    with _tables_lock:
-        table = _tables.get(simulator)
-        if table is None:
-            table = _tables[simulator] = HandleTable()
-            weakref.finalize(simulator, table.close_all)
-            simulator.at_exit(table.close_all)
-        return table
+    return _tables.of(simulator)

@@ -13,13 +13,13 @@ import ntpath
 import os
 import sys
 import threading
-import weakref
 from typing import TYPE_CHECKING, Final
 
 from .. import winerror
 from ..world._world import World
 from ._nb_errors import Win32Failure
 from ._nb_handles import CURRENT_PROCESS, ProcessObject, table_of
+from ._nb_state import Beside
 
 if TYPE_CHECKING:
     from ._rstrtmgr import Simulator
@@ -76,16 +76,7 @@ class _Exits:
         self.records: dict[tuple[int, int], tuple[int, int]] = {}
 
 
-_exits: weakref.WeakKeyDictionary[object, _Exits] = weakref.WeakKeyDictionary()
-_exits_lock = threading.Lock()
-
-
-def _exits_of(world: object) -> _Exits:
-    with _exits_lock:
-        found = _exits.get(world)
-        if found is None:
-            found = _exits[world] = _Exits()
-        return found
+_exits: Beside[object, _Exits] = Beside(lambda _world: _Exits())
 
 
 def _granted(requested: int, restricted: bool) -> int:
@@ -163,7 +154,7 @@ class Processes:
         """(exit code, exit FILETIME) once the instance has ended, else ``None``."""
         if self.running(process) or self.world is None:
             return None
-        exits = _exits_of(self.world)
+        exits = _exits.of(self.world)
         with exits.lock:
             key = (process.pid, process.start_time)
             if key not in exits.records:
@@ -196,7 +187,7 @@ class Processes:
             raise SimulatorExited(f"TerminateProcess ended the calling process (code {code})")
         if self.world is None:
             raise Win32Failure(winerror.ERROR_ACCESS_DENIED, "no such process in this world")
-        exits = _exits_of(self.world)
+        exits = _exits.of(self.world)
         with exits.lock:  # one of two racing TerminateProcess calls wins, as on Windows
             if not self.running(process):
                 raise Win32Failure(winerror.ERROR_ACCESS_DENIED, "the process has exited")
