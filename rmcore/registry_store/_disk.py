@@ -64,8 +64,12 @@ class DiskStore(Store):
         super().__init__()
         self._root = Root(path, create=create)
         self.path = self._root.path
-        lock_path = os.path.join(self.path, LOCK_NAME)
-        self.mutex = RegistryMutex(lock_path, self._open_lock, released=self._released)
+        self._lock_path = os.path.join(self.path, LOCK_NAME)
+        self._lock_identity = (-1, -1)  # (st_dev, st_ino) of the lock file the mutex keeps
+        self._mutex = RegistryMutex(
+            self._lock_path, self._open_lock, released=self._released, verify=self._verify_lock
+        )
+        self.mutex = self._mutex
         # While a thread holds the mutex, what it checked once (the root is still the
         # directory opened, a key folder still has a name) is not checked again.
         self._holding = threading.local()
@@ -76,9 +80,12 @@ class DiskStore(Store):
         root = self._root.dir()
         if root is not None:
             self._opened.append(root)
+        if create:  # its descriptor is kept: opened now, before the caller's own files
+            self._mutex.prepare()
 
     def close(self) -> None:
         """Close the store's descriptors (also done when it is garbage-collected)."""
+        self._mutex.close()
         self._closer()
 
     def describe(self) -> str:
@@ -132,13 +139,32 @@ class DiskStore(Store):
             return directory
 
     def _open_lock(self) -> int:
-        """The lock file, opened anew for one holding (never through a link; a FIFO planted
+        """The lock file, opened for the mutex to keep (never through a link; a FIFO planted
         there cannot block the open and locks as well as a file)."""
         directory = self._dir((), create=True)
         assert directory is not None
         fd = directory.open(LOCK_NAME, _LOCK_FLAGS)
-        self._holding.checked = set()
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            raise
+        self._lock_identity = (info.st_dev, info.st_ino)
         return fd
+
+    def _verify_lock(self, fd: int) -> bool:
+        """Just locked: whether the kept descriptor is still the lock file at the store's
+        path (one ``stat``, which also finds a store moved or replaced: that raises)."""
+        try:
+            info = os.stat(self._lock_path, follow_symlinks=False)
+            current = (info.st_dev, info.st_ino) == self._lock_identity
+        except OSError:
+            current = False
+        if not current:
+            self._root.dir()  # raises StoreError if the store is not the directory opened
+            return False  # only the lock file was replaced: the mutex locks the new one
+        self._holding.checked = set()
+        return True
 
     def _released(self) -> None:
         self._holding.checked = None

@@ -1,9 +1,12 @@
 """The registry write mutex: one exclusive, cross-process lock per store, with a timeout.
 
 POSIX hosts use ``fcntl.flock`` on a lock file that is never deleted (deleting a locked path
-lets two processes lock two different inodes). The file is opened anew for every
-acquisition: flock belongs to the open file description, so each acquisition excludes every
-other one, threads and simulated processes of the same interpreter included.
+lets two processes lock two different inodes). flock belongs to the open file description:
+each mutex object opens the file once and keeps the descriptor between holdings, so two
+objects (two stores, two simulated processes of one interpreter) exclude each other like
+two processes; the threads that share one object take its thread lock first. The store
+checks after each locking that the descriptor still names the lock file at the store's
+path (a replaced file is reopened, a replaced store refused).
 
 Uncontended, one non-blocking attempt takes the lock. Contended, the descriptor goes to a
 waiter thread (one per process) that blocks in ``flock``: the kernel queues the waiters and
@@ -13,15 +16,18 @@ timeout. A request that timed out is closed by the waiter as soon as it gets the
 Windows hosts have no fcntl: there portalocker's ``msvcrt`` lock is polled.
 
 The kernel releases the lock of a process that dies, so a SIGKILLed holder never wedges
-the store. A forked child closes the descriptors its parent had open here.
+the store. A forked child closes the descriptors its parent had open here (they are the
+parent's open file descriptions) and opens its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 from ._errors import MutexTimeout, StoreError, StoreWriteError
@@ -42,6 +48,9 @@ try:  # pragma: no cover - which branch runs depends on the host
     def _block(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX)
 
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
 except ImportError:  # pragma: no cover - Windows
     import portalocker
 
@@ -51,6 +60,9 @@ except ImportError:  # pragma: no cover - Windows
         except portalocker.exceptions.LockException:
             return False
         return True
+
+    def _unlock(fd: int) -> None:
+        portalocker.unlock(fd)  # type: ignore[arg-type,unused-ignore]
 
     _block = None  # type: ignore[assignment,unused-ignore]
 
@@ -111,8 +123,10 @@ class _Waiter:
 
 _waiter: _Waiter | None = None
 _waiter_lock = threading.Lock()
-# The descriptors of this module, each with its holding's end (for the fork handler).
+# The descriptors held (locked) right now, each with its holding's end (for the fork
+# handler), and every mutex object (whose kept descriptors a forked child closes).
 _open_fds: dict[int, Callable[[], None]] = {}
+_mutexes: weakref.WeakSet[RegistryMutex] = weakref.WeakSet()
 
 
 def _the_waiter() -> _Waiter:
@@ -134,6 +148,11 @@ def _after_fork_in_child() -> None:
     closes its copies."""
     global _waiter
     _waiter = None
+    for mutex in list(_mutexes):
+        kept = mutex._after_fork()
+        if kept >= 0 and kept not in _open_fds:
+            with contextlib.suppress(OSError):
+                os.close(kept)
     for fd, released in list(_open_fds.items()):
         released()
         try:
@@ -149,9 +168,13 @@ if hasattr(os, "register_at_fork"):
 class RegistryMutex:
     """The store's registry write mutex, as seen from one process.
 
-    *opener* opens the lock file anew (a DiskStore opens it relative to its root, never
-    through a link); without one, *lock_path* is opened. *released* is called as each
-    holding ends.
+    *opener* opens the lock file (a DiskStore opens it relative to its root, never through
+    a link); without one, *lock_path* is opened. The descriptor is kept from one holding to
+    the next (a forked child opens its own); the threads of this process that share this
+    object take a thread lock first, so one holds it at a time. *verify* is called with
+    the descriptor once it is locked: ``True`` if it is still the store's lock file,
+    ``False`` if that file was replaced (the descriptor is then reopened), or it raises
+    (the store itself was replaced). *released* is called as each holding ends.
     """
 
     def __init__(
@@ -160,38 +183,106 @@ class RegistryMutex:
         opener: Callable[[], int] | None = None,
         *,
         released: Callable[[], None] = lambda: None,
+        verify: Callable[[int], bool] = lambda fd: True,
     ) -> None:
         self.lock_path = lock_path
         self._opener = opener or (lambda: os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600))
         self._released = released
+        self._verify = verify
+        self._kept = [-1]  # the descriptor kept between holdings; -1: open one at the next
+        self._threads = threading.Lock()  # one holding at a time per object and process
+        self._closer = weakref.finalize(self, _close_kept, self._kept)
+        _mutexes.add(self)
 
     def hold(self, timeout: float) -> _Holding:
         """Hold the mutex for the ``with`` block; raise :class:`MutexTimeout` after *timeout* s."""
         return _Holding(self, timeout)
 
+    def prepare(self) -> None:
+        """Open the descriptor now rather than at the first holding (a failure is left for
+        that holding to report)."""
+        with self._threads:
+            if self._kept[0] < 0:
+                with contextlib.suppress(OSError):
+                    self._open()
+
+    def close(self) -> None:
+        """Close the kept descriptor (a holding in progress keeps it until it ends)."""
+        if self._threads.acquire(blocking=False):
+            try:
+                _close_kept(self._kept)
+            finally:
+                self._threads.release()
+
     def _acquire(self, timeout: float) -> int:
         """The descriptor that holds the lock, or MutexTimeout (or StoreError)."""
         refuse_fake_filesystem()
+        threads = self._threads
+        deadline = None
+        if not threads.acquire(blocking=False):  # another thread holds it through this object
+            deadline = time.monotonic() + timeout
+            if timeout <= 0 or not threads.acquire(timeout=_lock_timeout(timeout)):
+                raise MutexTimeout(f"registry write mutex not acquired within {timeout} s")
+        try:
+            kept = self._kept
+            for _attempt in range(3):
+                fd = kept[0] if kept[0] >= 0 else self._open()
+                _open_fds[fd] = self._released
+                wait = timeout if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    locked = _try_lock(fd) or self._wait(fd, wait)
+                except BaseException:
+                    self._drop(fd)
+                    raise
+                if not locked:  # the descriptor went to the waiter thread, which closes it
+                    kept[0] = -1
+                    raise MutexTimeout(f"registry write mutex not acquired within {timeout} s")
+                try:
+                    current = self._verify(fd)
+                except BaseException:
+                    self._drop(fd)
+                    raise
+                if current:
+                    return fd
+                self._drop(fd)  # the lock file was replaced: lock the one there now
+            raise StoreWriteError(f"{self.lock_path} keeps being replaced: cannot lock it")
+        except BaseException:
+            self._released()
+            threads.release()
+            raise
+
+    def _open(self) -> int:
         try:
             fd = self._opener()
         except StoreError:
             raise
         except OSError as exc:
             raise StoreWriteError(exc.errno, f"cannot open {self.lock_path}: {exc}") from exc
-        _open_fds[fd] = self._released
-        try:
-            locked = _try_lock(fd) or self._wait(fd, timeout)
-        except BaseException:
-            self._release(fd)
-            raise
-        if not locked:  # the descriptor went to the waiter thread, which closes it
-            self._released()
-            raise MutexTimeout(f"registry write mutex not acquired within {timeout} s")
+        self._kept[0] = fd
         return fd
 
-    def _release(self, fd: int) -> None:
-        self._released()
+    def _drop(self, fd: int) -> None:
+        """Close a descriptor that must not be locked again (closing releases its lock)."""
+        self._kept[0] = -1
         _close(fd)
+
+    def _release(self, fd: int) -> None:
+        try:
+            self._released()
+            _open_fds.pop(fd, None)
+            _unlock(fd)
+        except OSError:
+            self._drop(fd)  # closing releases it anyway
+        finally:
+            self._threads.release()
+
+    def _after_fork(self) -> int:
+        """In a forked child: the kept descriptor is the parent's open file description
+        (locking it would not exclude the parent) and a parent thread may have held the
+        thread lock, so the child starts afresh. Returns the descriptor to close."""
+        kept, self._kept[0] = self._kept[0], -1
+        self._threads = threading.Lock()
+        return kept
 
     @staticmethod
     def _wait(fd: int, timeout: float) -> bool:
@@ -207,6 +298,17 @@ class RegistryMutex:
                 return True
             backoff = min(backoff * 2, _MAX_BACKOFF)
         return False
+
+
+def _close_kept(kept: list[int]) -> None:
+    fd, kept[0] = kept[0], -1
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            _close(fd)
+
+
+def _lock_timeout(timeout: float) -> float:
+    return -1 if timeout == float("inf") else min(timeout, threading.TIMEOUT_MAX)
 
 
 class _Holding:
