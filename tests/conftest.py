@@ -15,6 +15,9 @@ import rmcore
 
 __all__ = ["join", "start"]  # re-exported for the test modules
 
+# Third-party clients are test data (run by test_clients.py), the C stand-in is built by tests.
+collect_ignore = ["clients", "native"]
+
 # pytester runs test files in this process and, after each run, forgets the modules the run
 # imported: rmcore's lazily imported modules would come back as new copies, with new classes.
 # Importing them all now keeps one copy for the whole session.
