@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import rmcore
-from rmcore.session import _fidelity
+from rmcore.session import _decisions, _fidelity
 from rmcore.testing import conformance
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "fidelity.md"
@@ -25,7 +25,7 @@ def _generated_section(text: str) -> str:
 def test_the_decision_table_in_the_docs_is_generated_from_the_code() -> None:
     """Rewrite the section with RMCORE_WRITE_DOCS=1; a stale doc fails here."""
     text = DOC.read_text(encoding="utf-8")
-    expected = _fidelity.decisions_markdown()
+    expected = _decisions.decisions_markdown()
     if os.environ.get("RMCORE_WRITE_DOCS"):
         start = text.index("\n", text.index(BEGIN)) + 1
         DOC.write_text(text[:start] + expected + text[text.index(END) :], encoding="utf-8")
@@ -34,17 +34,17 @@ def test_the_decision_table_in_the_docs_is_generated_from_the_code() -> None:
 
 
 def test_every_constant_of_the_module_is_a_decision_row() -> None:
-    constants = {name for name in _fidelity.__all__ if name.isupper() and name != "DECISIONS"}
-    rows = {decision.name for decision in _fidelity.DECISIONS}
+    constants = {name for name in _fidelity.__all__ if name.isupper()}
+    rows = {decision.name for decision in _decisions.DECISIONS}
     assert constants <= rows, constants - rows
-    assert len(rows) == len(_fidelity.DECISIONS), "a decision is listed twice"
+    assert len(rows) == len(_decisions.DECISIONS), "a decision is listed twice"
 
 
 @pytest.mark.parametrize(
-    "decision", [d for d in _fidelity.DECISIONS if d.test], ids=lambda d: d.name
+    "decision", [d for d in _decisions.DECISIONS if d.test], ids=lambda d: d.name
 )
 def test_each_checked_decision_has_its_conformance_test_marked(
-    decision: _fidelity.Decision,
+    decision: _decisions.Decision,
 ) -> None:
     test = getattr(conformance, str(decision.test))
     marks = [m.args[0] for m in getattr(test, "pytestmark", []) if m.name == "rm_decision"]
@@ -57,7 +57,7 @@ def test_decision_rows_name_real_exports() -> None:
     from rmcore.win32._psapi import Psapi
 
     neighbours = {"kernel32": Kernel32, "psapi": Psapi}
-    for decision in _fidelity.DECISIONS:
+    for decision in _decisions.DECISIONS:
         assert decision.exports, decision.name
         for export in decision.exports:
             dll, _, function = export.rpartition(".")
@@ -65,7 +65,7 @@ def test_decision_rows_name_real_exports() -> None:
 
 
 def test_a_decision_constant_outside_the_module_is_where_its_row_says() -> None:
-    for decision in _fidelity.DECISIONS:
+    for decision in _decisions.DECISIONS:
         if decision.name.isupper() and decision.name not in _fidelity.__all__:
             module, _, name = decision.code.rpartition(".")
             assert name == decision.name, decision.name
@@ -76,7 +76,7 @@ def test_decisions_are_written_in_the_table_only() -> None:
     """A '# Decision:' comment elsewhere would be a second, drifting list."""
     package = Path(rmcore.__file__).parent
     for path in package.rglob("*.py"):
-        if path.name != "_fidelity.py":
+        if path.name != "_decisions.py":
             assert "# Decision:" not in path.read_text(encoding="utf-8"), path
 
 

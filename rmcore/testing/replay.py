@@ -1,5 +1,5 @@
 """Record real rstrtmgr.dll calls, replay them against the simulator, and list the differences:
-the data that settles what rmcore had to decide (``rmcore.session._fidelity.DECISIONS``).
+the data that settles what rmcore had to decide (``rmcore.session._decisions.DECISIONS``).
 
 Recording: ``RstrtmgrDLL(path, recorder=TraceRecorder())`` then ``recorder.save(path)``
 (:mod:`._trace` has the format). Replaying: :func:`replay` (``rmcore replay TRACE`` on the
@@ -31,7 +31,7 @@ from typing import Any
 
 from .._errors import RmUsageWarning
 from ..registry_store import Store, open_store
-from ..session._fidelity import DECISIONS
+from ..session._decisions import DECISIONS
 from ..win32._dll import RstrtmgrDLL
 from ..win32._exports import BY_NAME, Kind, Param
 from ..win32._rstrtmgr import Simulator

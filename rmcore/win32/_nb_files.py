@@ -59,7 +59,7 @@ _INFORMATION = struct.Struct("<IQQQIIIIII")  # BY_HANDLE_FILE_INFORMATION, 52 by
 _RESERVED = re.compile(r'[<>"|?*\x00-\x1f]')
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
-# Decided (with why) in rmcore.session._fidelity.DECISIONS.
+# Decided (with why) in rmcore.session._decisions.DECISIONS.
 WORLD_HOLDER_ACCESS: Final = _READ | _WRITE
 WORLD_HOLDER_SHARE: Final = 0
 NO_HOST_VOLUME_RESULT: Final = winerror.ERROR_PATH_NOT_FOUND

@@ -35,7 +35,7 @@ __all__ = [
     "table_of",
 ]
 
-# Decided (with why) in rmcore.session._fidelity.DECISIONS.
+# Decided (with why) in rmcore.session._decisions.DECISIONS.
 FIRST_OBJECT_HANDLE = 0x100
 HANDLE_SIGNIFICANT_BITS = 32
 

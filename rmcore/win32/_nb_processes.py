@@ -56,7 +56,7 @@ _TICKS_PER_SECOND = 10_000_000
 # PID 4, the System process, is ERROR_ACCESS_DENIED (it always exists on Windows).
 SYSTEM_PID: Final = 4
 
-# Decided (with why) in rmcore.session._fidelity.DECISIONS.
+# Decided (with why) in rmcore.session._decisions.DECISIONS.
 RESTRICTED_PROCESS_ACCESS: Final = PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE
 EXITED_PROCESSES_OPENABLE: Final = True
 EXIT_CODE_WHEN_CLOSED: Final = 0

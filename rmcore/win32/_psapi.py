@@ -31,7 +31,7 @@ __all__ = ["Psapi", "PsapiExports"]
 _MODULE_ACCESS = PROCESS_QUERY_INFORMATION | PROCESS_VM_READ  # documented for both calls
 
 
-# Decided (with why) in rmcore.session._fidelity.DECISIONS.
+# Decided (with why) in rmcore.session._decisions.DECISIONS.
 OTHER_MODULE_RESULT: Final = winerror.ERROR_INVALID_HANDLE
 EXITED_MODULE_RESULT: Final = winerror.ERROR_PARTIAL_COPY
 

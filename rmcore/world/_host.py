@@ -33,7 +33,7 @@ else:
 
 __all__ = ["HOST_TS_SESSION", "HostWorld"]
 
-# Decided (with why) in rmcore.session._fidelity.DECISIONS.
+# Decided (with why) in rmcore.session._decisions.DECISIONS.
 HOST_TS_SESSION = 1
 
 _KILL_GRACE = 5.0  # real seconds a SIGKILLed process gets to disappear
