@@ -3,12 +3,13 @@
 Each function turns one ctypes-style argument into what the DLL would read, or gives a slot
 the DLL writes through, following ctypes' own conversions: ``None``/``0``/NULL pointers are
 NULL; an ``int`` is an address; ``byref``, ``pointer``, arrays, structures, ``c_void_p``,
-``c_wchar_p`` and buffers are the memory they designate, read and written at Windows offsets
-(:mod:`._memory`, :mod:`._layout`) whatever the caller's own types; a ctypes integer is passed
-by value, as ctypes passes it. What ctypes cannot convert raises ``ctypes.ArgumentError``;
-memory no object owns raises the access violation Windows' ctypes raises. Nothing here
-raises anything else. Probable mistakes Windows accepts are reported through a
-:class:`Diagnostics` (a warning, or an error in strict mode); they never change the result.
+``c_wchar_p`` and buffers are the memory they designate (:mod:`._pointers`), read and
+written at Windows offsets (:mod:`._memory`, :mod:`._layout`) whatever the caller's own
+types; a ctypes integer is passed by value, as ctypes passes it. What ctypes cannot
+convert raises ``ctypes.ArgumentError``; memory no object owns raises the access violation
+Windows' ctypes raises. Nothing here raises anything else. Probable mistakes Windows
+accepts are reported through a :class:`Diagnostics` (a warning, or an error in strict
+mode); they never change the result.
 """
 
 from __future__ import annotations
@@ -18,12 +19,24 @@ import struct
 import sys
 import types
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._errors import RmUsageWarning
 from ._layout import POINTER_SIZE, layout_of
-from ._memory import AccessViolation, Region, check_address, extent_of, read_unknown
+from ._memory import AccessViolation, check_address, read_unknown
+from ._pointers import (
+    MASK32,
+    FunctionPointer,
+    Pointer,
+    as_parameter,
+    convert_error,
+    is_integer_instance,
+    pointer,
+    pointer_region,
+    to_integer,
+    walk,
+)
 
 __all__ = [
     "Diagnostics",
@@ -41,20 +54,9 @@ __all__ = [
     "wstr_array",
 ]
 
-_MASK32 = 0xFFFFFFFF
-_INTEGERS = frozenset("bBhHiIlLqQ?v")  # ctypes codes whose .value is an int, read safely
-_MASK64 = (1 << 64) - 1
 _WCHAR_HOST = ctypes.sizeof(ctypes.c_wchar)
 _MAX_STRING_UNITS = 32768  # Windows' longest path; a string that long has no end in sight
 _UNIQUE_PROCESS = struct.Struct("<III")  # dwProcessId, dwLowDateTime, dwHighDateTime
-_CArgObject = type(ctypes.byref(ctypes.c_int()))
-_CData: type = ctypes.c_int.__mro__[-2]  # ctypes does not export it
-_CFuncPtr: type = ctypes.CFUNCTYPE(None).__mro__[1]
-_CAPSULE_NAME = ctypes.pythonapi.PyCapsule_GetName
-_CAPSULE_NAME.restype, _CAPSULE_NAME.argtypes = ctypes.c_char_p, (ctypes.py_object,)
-_CAPSULE_POINTER = ctypes.pythonapi.PyCapsule_GetPointer
-_CAPSULE_POINTER.restype = ctypes.c_void_p
-_CAPSULE_POINTER.argtypes = (ctypes.py_object, ctypes.c_char_p)
 
 StatusCallback = Callable[[int], object]
 
@@ -84,176 +86,22 @@ def _outside_rmcore() -> int:
     return level
 
 
-def _convert_error(position: int, exc_type: str, message: str) -> ctypes.ArgumentError:
-    return ctypes.ArgumentError(f"argument {position}: {exc_type}: {message}")
-
-
 # --- values ------------------------------------------------------------------------------------
-def _as_parameter(arg: object) -> object:
-    for _ in range(8):  # ctypes follows _as_parameter_ the same way
-        if not hasattr(arg, "_as_parameter_"):
-            break
-        arg = arg._as_parameter_
-    return arg
-
-
-def _integer(value: int, position: int) -> int:
-    if not -(1 << 63) <= value <= _MASK64:
-        raise _convert_error(position, "OverflowError", "int too long to convert")
-    return value & _MASK64
-
-
 def dword(arg: object, position: int) -> int:
     """A DWORD/UINT/enum passed by value: the low 32 bits of what ctypes passes."""
-    arg = _as_parameter(arg)
+    arg = as_parameter(arg)
     if arg is None:
         return 0
     if isinstance(arg, int):
-        return _integer(arg, position) & _MASK32
-    if _is_integer_instance(arg):
-        return int(arg.value) & _MASK32  # type: ignore[attr-defined]
+        return to_integer(arg, position) & MASK32
+    if is_integer_instance(arg):
+        return int(arg.value) & MASK32  # type: ignore[attr-defined]
     if getattr(type(arg), "_type_", "") in ("f", "d", "g"):
-        raise _convert_error(  # ctypes passes it in a floating-point register, never read
+        raise convert_error(  # ctypes passes it in a floating-point register, never read
             position, "TypeError", "a floating-point value where the DLL takes an integer"
         )
-    found = _pointer_region(arg, position)  # a pointer in a DWORD slot: its address
-    return 0 if found is None else found[0].address & _MASK32
-
-
-# --- pointers ----------------------------------------------------------------------------------
-@dataclass
-class Pointer:
-    """A non-NULL pointer argument: the memory it designates and what ctypes keeps alive
-    behind it (for finding the extent of pointers stored inside that memory)."""
-
-    region: Region
-    keep: tuple[object, ...]
-    by_value: bool = False  # a ctypes integer passed where a pointer goes (no byref)
-    temporary: bool = False  # a str/bytes: ctypes passes a copy it discards after the call
-
-    def known(self) -> Iterator[tuple[int, int, type | None]]:
-        """(start, end, type) of memory reachable from the argument (ctypes' keep-alives)."""
-        yield from _reachable(self.keep)
-
-    def strings(self) -> frozenset[int]:
-        """Addresses of strings ctypes made from ``str``/``bytes`` (owned, NUL-terminated)."""
-        return frozenset(_capsules(self.keep))
-
-
-def pointer(arg: object, position: int) -> Pointer | None:
-    """The memory a pointer argument designates, or ``None`` for NULL."""
-    found = _pointer_region(_as_parameter(arg), position)
-    if found is None:
-        return None
-    region, keep, by_value = found
-    return Pointer(region, keep, by_value, temporary=isinstance(arg, (str, bytes)))
-
-
-def _pointer_region(arg: object, position: int) -> tuple[Region, tuple[object, ...], bool] | None:
-    if arg is None:
-        return None
-    if isinstance(arg, int):  # bool included: ctypes passes True as 1
-        address = _integer(arg, position)
-        return None if address == 0 else (Region(address, None, None), (), False)
-    if isinstance(arg, _CArgObject):
-        target = arg._obj  # type: ignore[attr-defined]
-        address = ctypes.cast(arg, ctypes.c_void_p).value or 0
-        return _owned(target, address, _element_type(target))
-    if isinstance(arg, ctypes.Array):
-        return _owned(arg, ctypes.addressof(arg), arg._type_)
-    if isinstance(arg, (ctypes.Structure, ctypes.Union)):
-        return _owned(arg, ctypes.addressof(arg), type(arg))
-    if isinstance(arg, (ctypes._Pointer, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_wchar_p)):
-        address = ctypes.cast(arg, ctypes.c_void_p).value or 0
-        if address == 0:
-            return None
-        element = _pointee(arg)
-        keep = (arg,)
-        return Region(address, _extent_in(keep, address), element), keep, False
-    if _is_integer_instance(arg):
-        address = arg.value & _MASK64  # type: ignore[attr-defined]  # passed by value
-        return None if address == 0 else (Region(address, None, None), (arg,), True)
-    if isinstance(arg, _CFuncPtr):
-        address = ctypes.cast(arg, ctypes.c_void_p).value or 0  # type: ignore[arg-type]
-        return None if address == 0 else (Region(address, None, None), (arg,), False)
-    if isinstance(arg, (str, bytes)):
-        return _temporary(arg)
-    raise _convert_error(position, "TypeError", f"Don't know how to convert parameter {position}")
-
-
-def _owned(
-    target: object, address: int, element: type | None
-) -> tuple[Region, tuple[object, ...], bool]:
-    assert isinstance(target, _CData)
-    extent = extent_of(target)
-    size = None if extent is None else max(0, extent[1] - address)
-    if extent is not None and not extent[0] <= address <= extent[1]:
-        size = None
-    return Region(address, size, element), (target,), False
-
-
-def _element_type(target: object) -> type:
-    return target._type_ if isinstance(target, ctypes.Array) else type(target)
-
-
-def _pointee(arg: object) -> type | None:
-    if isinstance(arg, ctypes._Pointer):
-        return arg._type_
-    if isinstance(arg, ctypes.c_wchar_p):
-        return ctypes.c_wchar
-    if isinstance(arg, ctypes.c_char_p):
-        return ctypes.c_char
-    return None
-
-
-def _temporary(arg: str | bytes) -> tuple[Region, tuple[object, ...], bool]:
-    """``str``/``bytes`` where a pointer goes: ctypes passes a temporary NUL-terminated copy."""
-    buffer: ctypes.Array[ctypes.c_wchar] | ctypes.Array[ctypes.c_char]
-    if isinstance(arg, str):
-        buffer = ctypes.create_unicode_buffer(arg)
-    else:
-        buffer = ctypes.create_string_buffer(arg)
-    region, keep, _ = _owned(buffer, ctypes.addressof(buffer), buffer._type_)
-    return region, keep, False
-
-
-def _walk(objects: object, depth: int = 0) -> Iterator[object]:
-    """Every object ctypes keeps alive behind *objects* (bounded)."""
-    if depth > 4 or objects is None:
-        return
-    if isinstance(objects, (dict, tuple)):
-        values = objects.values() if isinstance(objects, dict) else objects
-        for value in list(values)[:64]:
-            yield from _walk(value, depth + 1)
-        return
-    yield objects
-    if isinstance(objects, _CData):
-        yield from _walk(objects._objects, depth + 1)  # type: ignore[attr-defined]
-
-
-def _reachable(keep: tuple[object, ...]) -> Iterator[tuple[int, int, type | None]]:
-    for item in _walk(keep):
-        if isinstance(item, _CData):
-            extent = extent_of(item)
-            if extent is not None:
-                yield extent[0], extent[1], _element_type(item)
-
-
-def _capsules(keep: tuple[object, ...]) -> Iterator[int]:
-    for item in _walk(keep):
-        if type(item).__name__ == "PyCapsule":
-            name = _CAPSULE_NAME(item)
-            address = _CAPSULE_POINTER(item, name)
-            if address:
-                yield address
-
-
-def _extent_in(keep: tuple[object, ...], address: int) -> int | None:
-    """Bytes from *address* to the end of the kept object that contains it, if any."""
-    for start, end, _element in _reachable(keep):
-        if start <= address < end:
-            return end - address
-    return None
+    found = pointer_region(arg, position)  # a pointer in a DWORD slot: its address
+    return 0 if found is None else found[0].address & MASK32
 
 
 # --- strings -----------------------------------------------------------------------------------
@@ -317,7 +165,7 @@ def read_string(
 
 def wstr(arg: object, position: int, diagnostics: Diagnostics, name: str) -> str | None:
     """An input LPCWSTR as ``str`` (``None`` for NULL)."""
-    arg = _as_parameter(arg)
+    arg = as_parameter(arg)
     if isinstance(arg, str):
         return arg.split("\0", 1)[0]
     found = pointer(arg, position)
@@ -416,18 +264,12 @@ class DwordSlot:
         return int.from_bytes(self.region.read(4), "little")
 
     def set(self, value: int) -> None:
-        self.region.write((value & _MASK32).to_bytes(4, "little"))
-
-
-def _is_integer_instance(arg: object) -> bool:
-    """A ctypes integer (not a pointer, not a string pointer whose ``.value`` would read
-    memory): ctypes passes its value, not its address."""
-    return isinstance(arg, ctypes._SimpleCData) and getattr(type(arg), "_type_", "") in _INTEGERS
+        self.region.write((value & MASK32).to_bytes(4, "little"))
 
 
 def dword_slot(arg: object, position: int, diagnostics: Diagnostics, name: str) -> DwordSlot | None:
     """A ``DWORD *`` the DLL reads or writes, or ``None`` for NULL."""
-    if _is_integer_instance(arg):
+    if is_integer_instance(arg):
         diagnostics.report(name, "a ctypes integer passed by value (did you mean ctypes.byref()?)")
     found = pointer(arg, position)
     if found is not None and found.temporary:
@@ -488,13 +330,13 @@ def status_callback(
     function pointer rmcore cannot run safely (made from an integer, or another library's
     function) is not called: a diagnostic says so.
     """
-    arg = _as_parameter(arg)
+    arg = as_parameter(arg)
     if arg is None or (isinstance(arg, int) and not isinstance(arg, bool) and arg == 0):
         return None
-    if isinstance(arg, _CFuncPtr):
+    if isinstance(arg, FunctionPointer):
         if not ctypes.cast(arg, ctypes.c_void_p).value:  # type: ignore[arg-type]
             return None
-        if any(type(item).__name__ == "CThunkObject" for item in _walk((arg,))):
+        if any(type(item).__name__ == "CThunkObject" for item in walk((arg,))):
             native: StatusCallback = arg  # type: ignore[assignment]
             return native
     elif callable(arg):
