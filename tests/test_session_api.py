@@ -337,7 +337,7 @@ def test_handles_are_never_reused(sim: rmcore.Simulator) -> None:
     _, first, _ = start(sim)
     assert sim.RmEndSession(first) == 0
     _, second, _ = start(sim)
-    assert second != first  # decided: never reused (Simulator._reserve_handle)
+    assert second != first  # decided: never reused (SessionHandles.open)
     assert sim.RmEndSession(first) == 6
 
 

@@ -46,7 +46,7 @@ DECISIONS: tuple[Decision, ...] = (
         "0xFFFFFFFF is never issued",
         "handle values are undocumented; the event log shows 'Starting session 0' and "
         "Microsoft's samples use 0xFFFFFFFF as the invalid value",
-        "Simulator._reserve_handle",
+        "win32._session_handles.SessionHandles.open",
         ("RmStartSession", "RmJoinSession"),
         "test_first_handle_of_a_process",
     ),
@@ -54,7 +54,7 @@ DECISIONS: tuple[Decision, ...] = (
         "handles are never reused",
         "a process never issues a handle value twice (a failed call gives its value back)",
         "undocumented; a stale handle is then always 6, never a newer session",
-        "Simulator._reserve_handle",
+        "win32._session_handles.SessionHandles.open",
         ("RmStartSession", "RmJoinSession", "RmEndSession"),
     ),
     Decision(

@@ -30,6 +30,7 @@ from . import _args as args
 from ._calls import CallLog
 from ._exports import RestartManagerAPI
 from ._faults import ProcessFaults, SimulatedCrash, StoreFaults
+from ._session_handles import SessionHandles
 from ._types import (
     CCH_RM_SESSION_KEY,
     RM_FILTER_ACTION,
@@ -40,7 +41,6 @@ from ._types import (
 
 __all__ = ["Simulator", "SimulatorExited"]
 
-_INVALID_HANDLE_VALUE = 0xFFFFFFFF
 _PROCESS_INFO_SIZE = 668
 _KEY_BYTES = 2 * (CCH_RM_SESSION_KEY + 1)  # the DLL writes 32 WCHARs and a NUL
 _SHUTDOWN_FLAGS = RM_SHUTDOWN_TYPE.RmForceShutdown | RM_SHUTDOWN_TYPE.RmShutdownOnlyRegistered
@@ -132,9 +132,7 @@ class Simulator(RestartManagerAPI):
         self.strict = strict
         self.ts_session = ts_session  # the terminal-services session this process runs in
         self.calls = CallLog(call_log)
-        self._handles: dict[int, SessionRef] = {}
-        self._apps: dict[int, SessionApps] = {}
-        self._next_handle = _fidelity.FIRST_HANDLE
+        self._handles = SessionHandles()
         self._lock = threading.Lock()
         self._exited = False
         self._exit_callbacks: list[Callable[[], None]] = []
@@ -176,34 +174,10 @@ class Simulator(RestartManagerAPI):
     def _diagnostics(self, function: str) -> args.Diagnostics:
         return args.Diagnostics(function, self.strict)
 
-    # -- handle table ----------------------------------------------------------------------
-
-    def _reserve_handle(self) -> int:
-        """The next handle value: counting up from ``FIRST_HANDLE`` and never reused in this
-        process, so a stale handle is always 6 (a decision, docs/fidelity.md)."""
-        with self._lock:
-            handle = self._next_handle
-            self._next_handle = (handle + 1) & 0xFFFFFFFF
-            if self._next_handle == _INVALID_HANDLE_VALUE:
-                self._next_handle = 0
-            return handle
-
-    def _release_unused_handle(self, handle: int) -> None:
-        """Give back a reserved handle a failed call did not use, if nothing came after it."""
-        with self._lock:
-            if self._next_handle == (handle + 1) & 0xFFFFFFFF:
-                self._next_handle = handle
+    # -- handles -----------------------------------------------------------------------------
 
     def _open(self, handle_out: args.DwordSlot, opened: Callable[[int], SessionRef]) -> None:
-        handle = self._reserve_handle()
-        try:
-            ref = opened(handle)
-        except BaseException:
-            self._release_unused_handle(handle)
-            raise
-        with self._lock:
-            self._handles[handle] = ref
-        handle_out.set(handle)
+        handle_out.set(self._handles.open(opened))
 
     def _lookup(self, handle_arg: object) -> tuple[int, SessionRef]:
         """The session a handle names in this process, or 6."""
@@ -221,17 +195,14 @@ class Simulator(RestartManagerAPI):
                 _fidelity.SECONDARY_CALLS_PRIMARY_ONLY_RESULT,
                 f"handle {handle} joined the session: only its primary may call {function}",
             )
-        with self._lock:
-            apps = self._apps.setdefault(handle, SessionApps(self.world))
-        return ref, apps
+        return ref, self._handles.apps(handle, self.world)
 
     def _caller(self) -> Caller:
         return Caller(self.pid, self.ts_session)
 
     def handles(self) -> dict[int, SessionRef]:
         """This process's live handles (a copy)."""
-        with self._lock:
-            return dict(self._handles)
+        return self._handles.copy()
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -284,14 +255,9 @@ class Simulator(RestartManagerAPI):
             self._sessions.end(ref, self.process, handle)
         except RmError as exc:
             if exc.winerror == _fidelity.STALE_SECONDARY_HANDLE_RESULT:
-                self._drop(handle)  # the session is gone: so is this handle
+                self._handles.drop(handle)  # the session is gone: so is this handle
             raise
-        self._drop(handle)
-
-    def _drop(self, handle: int) -> None:
-        with self._lock:
-            self._handles.pop(handle, None)
-            self._apps.pop(handle, None)
+        self._handles.drop(handle)
 
     # -- resources and affected apps -----------------------------------------------------------
 
@@ -485,7 +451,6 @@ class Simulator(RestartManagerAPI):
                 return
             self._exited = True
             self._handles.clear()
-            self._apps.clear()
             callbacks, self._exit_callbacks = self._exit_callbacks, []
         for callback in callbacks:
             callback()
