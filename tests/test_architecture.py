@@ -88,7 +88,7 @@ def test_no_import_cycle() -> None:
         if name in done:
             return
         if name in visiting:
-            cycles.append(path[path.index(name) :] + [name])
+            cycles.append([*path[path.index(name) :], name])
             return
         visiting.add(name)
         for target in sorted(GRAPH[name]):
