@@ -9,11 +9,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from rm_calls import join, start
 
 import rmcore
-
-__all__ = ["join", "start"]  # re-exported for the test modules
 
 # Third-party clients are test data (run by test_clients.py), the C stand-in is built by tests.
 collect_ignore = ["clients", "native"]

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import join, start
+from rm_calls import join, start
 
 import rmcore
 from rmcore.cli import main

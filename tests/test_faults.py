@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import join, start
+from rm_calls import join, start
 
 import rmcore
 

@@ -7,7 +7,7 @@ import ctypes
 from ctypes import byref
 
 import pytest
-from helpers_rm import (
+from rm_calls import (
     FILE,
     FilterRecord,
     filter_list,
@@ -318,7 +318,7 @@ def test_filter_added_after_shutdown_applies_to_restart(scene: _Scene) -> None:
 
 
 def test_filters_are_per_session(store: str, scene: _Scene) -> None:
-    from conftest import start
+    from rm_calls import start
 
     code, other, _ = start(scene.sim)
     assert code == 0 and register(scene.sim, other, [FILE]) == 0

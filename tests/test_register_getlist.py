@@ -8,8 +8,7 @@ import re
 from ctypes import byref, wintypes
 
 import pytest
-from conftest import start
-from helpers_rm import (
+from rm_calls import (
     FILE,
     SESSION0,
     Row,
@@ -20,6 +19,7 @@ from helpers_rm import (
     registry_values,
     rows_by_pid,
     secondary,
+    start,
     unique,
     wstrs,
 )

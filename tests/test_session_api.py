@@ -9,7 +9,7 @@ from ctypes import wintypes
 from pathlib import Path
 
 import pytest
-from conftest import join, start
+from rm_calls import join, start
 
 import rmcore
 from rmcore import winerror as we

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 
 import pytest
-from helpers_rm import (
+from rm_calls import (
     FILE,
     Recorder,
     assert_progress,
