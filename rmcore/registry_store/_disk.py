@@ -14,11 +14,16 @@ per key folder, so one operation touches only the files it names.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
 import os
 import stat
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 from . import _fs
 from ._base import Problem, Store, split_key_path
@@ -28,9 +33,11 @@ from ._location import MARKER_NAME, Root
 from ._mutex import RegistryMutex
 from ._values import (
     CorruptKeyError,
+    Entries,
     RegValue,
+    decode_entries,
     decode_values,
-    encode_values,
+    encode_entries,
     frame_record,
     unframe_records,
 )
@@ -43,11 +50,49 @@ LOCK_NAME = "registry.lock"
 _KEY, _LOG = ".key", ".log"
 _OWN_ROOT_FILES = frozenset({LOCK_NAME, MARKER_NAME})
 _LOCK_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+_KEPT_KEYS = 8  # key files kept open (and decoded) per store: the session table, a few more
+
+Values = Mapping[str, RegValue]
+Slot = tuple[tuple[str, ...], str]  # a key file: its folder's parts, its file name
 
 
-def _close_all(dirs: list[_fs.Dir]) -> None:
+class _Kept:
+    """A key file as this store last read or wrote it: the descriptor that keeps its inode
+    (and so its identity) from being reused, that identity, the values (a read-only view)
+    and their entries (each value with its encoded bytes, for the next write)."""
+
+    __slots__ = ("entries", "fd", "identity", "values")
+
+    def __init__(self, fd: int, identity: tuple[int, ...], entries: Entries) -> None:
+        self.fd = fd
+        self.identity = identity
+        self.entries = entries
+        self.values: Values = MappingProxyType({name: e[0] for name, e in entries.items()})
+
+
+def _close_all(dirs: list[_fs.Dir], kept: dict[Slot, _Kept]) -> None:
     for directory in dirs:
         directory.close()
+    for entry in kept.values():
+        _close_quietly(entry.fd)
+    kept.clear()
+
+
+def _close_quietly(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+@functools.lru_cache(maxsize=1024)
+def _relative(parts: tuple[str, ...], suffix: str) -> str:
+    return "/".join(parts) + suffix
+
+
+@functools.lru_cache(maxsize=1024)
+def _slot(key_path: str, suffix: str) -> Slot:
+    """The folder parts and file name of a key path's file (validated)."""
+    parts = split_key_path(key_path)
+    return parts[:-1], parts[-1] + suffix
 
 
 class DiskStore(Store):
@@ -70,13 +115,16 @@ class DiskStore(Store):
             self._lock_path, self._open_lock, released=self._released, verify=self._verify_lock
         )
         self.mutex = self._mutex
-        # While a thread holds the mutex, what it checked once (the root is still the
-        # directory opened, a key folder still has a name) is not checked again.
+        # While a thread holds the mutex (``checked`` is set), the root is not checked
+        # again: the mutex checked it as it locked.
         self._holding = threading.local()
         self._dirs: dict[tuple[str, ...], _fs.Dir] = {}
         self._opened: list[_fs.Dir] = []  # every descriptor, closed with the store
+        # Key files kept open, least recently used first (see read_key).
+        self._kept: OrderedDict[Slot, _Kept] = OrderedDict()
+        self._closing: list[int] = []  # their old descriptors, closed after the holding
         self._lock = threading.Lock()
-        self._closer = weakref.finalize(self, _close_all, self._opened)
+        self._closer = weakref.finalize(self, _close_all, self._opened, self._kept)
         root = self._root.dir()
         if root is not None:
             self._opened.append(root)
@@ -99,7 +147,8 @@ class DiskStore(Store):
     def _before_write(self, what: str) -> None:
         if not self._root.writable:
             raise StoreWriteError(f"store {self.path} is opened read-only")
-        super()._before_write(what)
+        if self._write_failures:
+            super()._before_write(what)
 
     def __repr__(self) -> str:
         return f"<DiskStore {self.path!r}{'' if self._root.writable else ' read-only'}>"
@@ -107,19 +156,18 @@ class DiskStore(Store):
     # -- directories -----------------------------------------------------------------------
 
     def _dir(self, parts: tuple[str, ...], *, create: bool) -> _fs.Dir | None:
-        """The folder of *parts* below the root (``None``: missing and not *create*)."""
+        """The folder of *parts* below the root (``None``: missing and not *create*).
+
+        A folder once opened is trusted: an operation that finds no entry in it asks
+        :meth:`_gone` whether the folder itself was removed, and then tries again.
+        """
         if create and not self._root.writable:
             raise StoreWriteError(f"store {self.path} is opened read-only")
-        checked: set[tuple[str, ...]] | None = getattr(self._holding, "checked", None)
-        root = self._root.dir(check=checked is None)
+        root = self._root.dir(check=getattr(self._holding, "checked", None) is None)
         if root is None or not parts:
             return root
         cached = self._dirs.get(parts)
-        if cached is not None and checked is not None and parts in checked:
-            return cached
-        if cached is not None and cached.alive():
-            if checked is not None:
-                checked.add(parts)
+        if cached is not None:
             return cached
         with self._lock:
             directory, depth = root, 0
@@ -137,6 +185,33 @@ class DiskStore(Store):
                 self._opened.append(child)  # a replaced one stays open: a reader may use it
                 self._dirs[parts[: index + 1]] = directory = child
             return directory
+
+    def _gone(self, parts: tuple[str, ...]) -> bool:
+        """After an entry was not found in folder *parts*: whether the folder itself was
+        removed (it is then forgotten, and the caller tries once more)."""
+        cached = self._dirs.get(parts)
+        if cached is None or cached.alive():
+            return False
+        with self._lock:
+            for known in [known for known in self._dirs if known[: len(parts)] == parts]:
+                del self._dirs[known]
+        return True
+
+    def _absent(self, parts: tuple[str, ...], suffix: str) -> bool:
+        """Whether a look from the root finds nothing at the key's path: one ``stat`` that
+        never acts on what it finds (an entry there is then looked at the careful way)."""
+        root = self._root.dir(check=False)
+        if root is None:
+            return True
+        if root.fd < 0:
+            return False
+        try:
+            os.stat(_relative(parts, suffix), dir_fd=root.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return False
 
     def _open_lock(self) -> int:
         """The lock file, opened for the mutex to keep (never through a link; a FIFO planted
@@ -163,55 +238,153 @@ class DiskStore(Store):
         if not current:
             self._root.dir()  # raises StoreError if the store is not the directory opened
             return False  # only the lock file was replaced: the mutex locks the new one
-        self._holding.checked = set()
+        self._holding.checked = True
         return True
 
     def _released(self) -> None:
         self._holding.checked = None
-
-    def _file(self, key_path: str, suffix: str, *, create: bool) -> tuple[_fs.Dir | None, str]:
-        parts = split_key_path(key_path)
-        return self._dir(parts[:-1], create=create), parts[-1] + suffix
+        if self._closing:  # replaced key files kept open: closed once the lock is let go
+            with self._lock:
+                closing, self._closing = self._closing, []
+            for fd in closing:
+                _close_quietly(fd)
 
     # -- keys ------------------------------------------------------------------------------
 
-    def read_key(self, key_path: str) -> dict[str, RegValue] | None:
-        directory, name = self._file(key_path, _KEY, create=False)
-        if directory is None:
-            return None
+    def read_key(self, key_path: str) -> Values | None:
+        """The key's values (a read-only view). A key file this store read or wrote before
+        and kept open is not read again if one ``stat`` finds it unchanged."""
+        slot = _slot(key_path, _KEY)
+        for _attempt in range(2):
+            directory = self._dir(slot[0], create=False)
+            if directory is None:
+                self._forget(slot)
+                return None
+            try:
+                return self._read_key(directory, slot)
+            except FileNotFoundError:
+                self._forget(slot)
+                if not self._gone(slot[0]):
+                    return None
+            except StoreReadError as exc:
+                raise StoreReadError(exc.errno, f"{key_path}: {exc.strerror}") from exc
+            except CorruptKeyError as exc:
+                raise StoreReadError(f"corrupt key {key_path}: {exc}") from exc
+        return None
+
+    def _read_key(self, directory: _fs.Dir, slot: Slot) -> Values:
+        """The values of a key file that exists (FileNotFoundError if none does)."""
+        kept = self._kept.get(slot)
+        if kept is not None:
+            try:
+                info = os.stat(slot[1], dir_fd=directory.fd, follow_symlinks=False)
+            except FileNotFoundError:
+                raise
+            except OSError as exc:
+                raise StoreReadError(exc.errno, f"unreadable: {exc.strerror or exc}") from exc
+            if _fs.identity(info) == kept.identity and stat.S_ISREG(info.st_mode):
+                return kept.values
+        opened = _fs.read_open(directory, slot[1], KEY_CAP)
+        if opened is None:
+            raise FileNotFoundError(slot[1])
+        fd, info, blob = opened
         try:
-            blob = _fs.read_file(directory, name, KEY_CAP)
-        except StoreReadError as exc:
-            raise StoreReadError(exc.errno, f"{key_path}: {exc.strerror}") from exc
-        if blob is None:
-            return None
-        try:
-            return decode_values(blob)
-        except CorruptKeyError as exc:
-            raise StoreReadError(f"corrupt key {key_path}: {exc}") from exc
+            entries = decode_entries(blob)
+        except BaseException:
+            _close_quietly(fd)
+            raise
+        return self._keep(slot, fd, info, entries)
+
+    def _keep(self, slot: Slot, fd: int, info: os.stat_result, entries: Entries) -> Values:
+        """Keep *fd* open as the key file's current version (see read_key); its values."""
+        kept = _Kept(fd, _fs.identity(info), entries)
+        if not _fs.KEEPS_FILES_OPEN:
+            _close_quietly(fd)
+            return kept.values
+        holding = getattr(self._holding, "checked", None) is not None
+        with self._lock:
+            old = self._kept.pop(slot, None)
+            self._kept[slot] = kept
+            evicted = self._kept.popitem(last=False)[1] if len(self._kept) > _KEPT_KEYS else None
+            for entry in (old, evicted):
+                if entry is not None and holding:
+                    self._closing.append(entry.fd)  # freeing a file takes time: not now
+                elif entry is not None:
+                    _close_quietly(entry.fd)
+        return kept.values
+
+    def _forget(self, slot: Slot) -> None:
+        if self._kept:
+            with self._lock:
+                entry = self._kept.pop(slot, None)
+            if entry is not None:
+                _close_quietly(entry.fd)
 
     def write_key(self, key_path: str, values: Mapping[str, RegValue]) -> None:
         self._before_write(key_path)
-        blob = encode_values(values)
-        directory, name = self._file(key_path, _KEY, create=True)
-        assert directory is not None
-        _fs.replace_file(directory, name, blob)
+        slot = _slot(key_path, _KEY)
+        known = self._kept.get(slot)
+        blob, entries = encode_entries(values, None if known is None else known.entries)
+        for attempt in range(2):
+            directory = self._dir(slot[0], create=True)
+            assert directory is not None
+            try:
+                written = _fs.replace_file(directory, slot[1], blob, keep=True)
+            except StoreWriteError as exc:
+                self._forget(slot)
+                if attempt or exc.errno != errno.ENOENT or not self._gone(slot[0]):
+                    raise
+                continue
+            if written is None:
+                self._forget(slot)
+            else:
+                self._keep(slot, written[0], written[1], entries)
+            return
 
     def delete_key(self, key_path: str) -> bool:
         self._before_write(key_path)
-        directory, name = self._file(key_path, _KEY, create=False)
-        return directory is not None and _fs.remove_file(directory, name)
+        self._forget(_slot(key_path, _KEY))
+        return self._remove(split_key_path(key_path), _KEY)
+
+    def _remove(self, parts: tuple[str, ...], suffix: str) -> bool:
+        if self._absent(parts, suffix):
+            return False
+        folder, name = parts[:-1], parts[-1] + suffix
+        for _attempt in range(2):
+            directory = self._dir(folder, create=False)
+            if directory is None:
+                return False
+            if _fs.remove_file(directory, name):
+                return True
+            if not self._gone(folder):
+                return False
+        return False
 
     def key_exists(self, key_path: str) -> bool:
         """Whether the key's file is there (never raises: an unusable store has no keys)."""
         try:
-            directory, name = self._file(key_path, _KEY, create=False)
-            return directory is not None and stat.S_ISREG(directory.lstat(name).st_mode)
+            parts = split_key_path(key_path)
+            if self._absent(parts, _KEY):
+                return False
+            for _attempt in range(2):
+                directory = self._dir(parts[:-1], create=False)
+                if directory is None:
+                    return False
+                try:
+                    return stat.S_ISREG(directory.lstat(parts[-1] + _KEY).st_mode)
+                except FileNotFoundError:
+                    if not self._gone(parts[:-1]):
+                        return False
         except OSError:
-            return False
+            pass
+        return False
 
     def _names(self, key_path: str, suffix: str) -> list[str]:
-        directory = self._dir(split_key_path(key_path), create=False)
+        parts = split_key_path(key_path)
+        directory = self._dir(parts, create=False)
+        if directory is not None and not directory.alive():
+            self._gone(parts)
+            directory = self._dir(parts, create=False)
         if directory is None:
             return []
         try:
@@ -231,24 +404,39 @@ class DiskStore(Store):
 
     def append_record(self, key_path: str, record: bytes) -> None:
         self._before_write(key_path)
-        directory, name = self._file(key_path, _LOG, create=True)
-        assert directory is not None
-        _fs.append_file(directory, name, frame_record(record), LOG_CAP)
+        parts = split_key_path(key_path)
+        folder, name = parts[:-1], parts[-1] + _LOG
+        framed = frame_record(record)
+        for attempt in range(2):
+            directory = self._dir(folder, create=True)
+            assert directory is not None
+            try:
+                _fs.append_file(directory, name, framed, LOG_CAP)
+                return
+            except StoreWriteError as exc:
+                if attempt or exc.errno != errno.ENOENT or not self._gone(folder):
+                    raise
 
     def read_records(self, key_path: str) -> list[bytes]:
-        directory, name = self._file(key_path, _LOG, create=False)
-        if directory is None:
-            return []
-        try:
-            blob = _fs.read_file(directory, name, LOG_CAP)
-        except StoreReadError as exc:
-            raise StoreReadError(exc.errno, f"log {key_path}: {exc.strerror}") from exc
-        return [] if blob is None else unframe_records(blob)
+        parts = split_key_path(key_path)
+        folder, name = parts[:-1], parts[-1] + _LOG
+        for _attempt in range(2):
+            directory = self._dir(folder, create=False)
+            if directory is None:
+                return []
+            try:
+                blob = _fs.read_file(directory, name, LOG_CAP)
+            except StoreReadError as exc:
+                raise StoreReadError(exc.errno, f"log {key_path}: {exc.strerror}") from exc
+            if blob is not None:
+                return unframe_records(blob)
+            if not self._gone(folder):
+                return []
+        return []
 
     def delete_log(self, key_path: str) -> bool:
         self._before_write(key_path)
-        directory, name = self._file(key_path, _LOG, create=False)
-        return directory is not None and _fs.remove_file(directory, name)
+        return self._remove(split_key_path(key_path), _LOG)
 
     def logs(self, key_path: str) -> list[str]:
         return self._names(key_path, _LOG)

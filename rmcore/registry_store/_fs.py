@@ -23,11 +23,14 @@ from ._errors import StoreReadError, StoreWriteError
 
 __all__ = [
     "FILE_MODE",
+    "KEEPS_FILES_OPEN",
     "Dir",
     "append_file",
+    "identity",
     "kind_of",
     "parse_temp_name",
     "read_file",
+    "read_open",
     "remove_file",
     "replace_file",
     "walk",
@@ -44,6 +47,18 @@ _READ = os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _BINARY
 _LINK_ERRNOS = {errno.ELOOP, errno.EMLINK}  # what O_NOFOLLOW gives for a link (Linux, BSD)
 _TEMP = re.compile(r"(?P<target>.+)\.(?P<pid>[0-9]{1,10})\.(?P<tid>[0-9]{1,20})\.tmp")
 _MAX_DEPTH = 32  # a walk goes no deeper (rmcore's own keys are 4 levels deep)
+# A file held open stays the same inode, so a stat by name tells whether it was replaced.
+# Not on hosts without dir_fd (Windows), where an open file cannot be renamed over.
+KEEPS_FILES_OPEN = _AT
+_pid = [os.getpid()]  # for temp file names; a forked child has its own
+
+
+def _after_fork_in_child() -> None:
+    _pid[0] = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def kind_of(mode: int) -> str:
@@ -161,8 +176,8 @@ class Dir:
             self.fd = -1
 
 
-def _open_regular(directory: Dir, name: str, flags: int, cap: int) -> tuple[int, int]:
-    """``(fd, size)`` of a regular file within *cap* bytes; anything else raises, unread."""
+def _open_regular(directory: Dir, name: str, flags: int, cap: int) -> tuple[int, os.stat_result]:
+    """``(fd, fstat)`` of a regular file within *cap* bytes; anything else raises, unread."""
     try:
         fd = directory.open(name, flags)
     except OSError as exc:
@@ -180,14 +195,23 @@ def _open_regular(directory: Dir, name: str, flags: int, cap: int) -> tuple[int,
     except BaseException:
         os.close(fd)
         raise
-    return fd, info.st_size
+    return fd, info
 
 
 def read_file(directory: Dir, name: str, cap: int) -> bytes | None:
     """The whole file, or ``None`` if there is none; StoreReadError (with the reason) for
     anything that is not a regular file of at most *cap* bytes."""
+    opened = read_open(directory, name, cap)
+    if opened is None:
+        return None
+    os.close(opened[0])
+    return opened[2]
+
+
+def read_open(directory: Dir, name: str, cap: int) -> tuple[int, os.stat_result, bytes] | None:
+    """Like :func:`read_file`, but the file stays open: ``(fd, its fstat, its bytes)``."""
     try:
-        fd, size = _open_regular(directory, name, _READ, cap)
+        fd, info = _open_regular(directory, name, _READ, cap)
     except FileNotFoundError:
         return None
     except StoreReadError:
@@ -196,7 +220,7 @@ def read_file(directory: Dir, name: str, cap: int) -> bytes | None:
         raise StoreReadError(exc.errno, f"unreadable: {exc.strerror or exc}") from exc
     try:
         chunks = []
-        total, want = 0, size + 1  # one read covers a file that did not grow since fstat
+        total, want = 0, info.st_size + 1  # one read covers a file that did not grow
         while True:
             want = min(want, cap + 1 - total)
             chunk = os.read(fd, want)
@@ -207,13 +231,12 @@ def read_file(directory: Dir, name: str, cap: int) -> bytes | None:
             if len(chunk) < want:  # a short read of a regular file is its end
                 break
             want = 1 << 16
-    except StoreReadError:
-        raise
-    except OSError as exc:
-        raise StoreReadError(exc.errno, f"unreadable: {exc.strerror or exc}") from exc
-    finally:
+    except BaseException as exc:
         os.close(fd)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if isinstance(exc, OSError) and not isinstance(exc, StoreReadError):
+            raise StoreReadError(exc.errno, f"unreadable: {exc.strerror or exc}") from exc
+        raise
+    return fd, info, chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -224,34 +247,57 @@ def _write_all(fd: int, data: bytes) -> None:
             view = view[os.write(fd, view) :]
 
 
-def replace_file(directory: Dir, name: str, data: bytes) -> None:
-    """Make *name* hold exactly *data*, atomically: a temp file renamed over it."""
-    tmp = f"{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+def replace_file(
+    directory: Dir, name: str, data: bytes, *, keep: bool = False
+) -> tuple[int, os.stat_result] | None:
+    """Make *name* hold exactly *data*, atomically: a temp file renamed over it. With
+    *keep* (and :data:`KEEPS_FILES_OPEN`), the new file stays open: ``(fd, its fstat after
+    the rename)``."""
+    tmp = f"{name}.{_pid[0]}.{threading.get_ident()}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+    keep = keep and KEEPS_FILES_OPEN
+    fd = -1
     try:
         try:
             fd = directory.open(tmp, flags)
         except FileExistsError:  # left by a dead process that had our PID and thread id
             directory.unlink(tmp)
             fd = directory.open(tmp, flags)
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
+        _write_all(fd, data)
+        if not keep:
+            fd, closing = -1, fd
+            os.close(closing)
         directory.replace(tmp, name)
     except OSError as exc:
+        if fd >= 0:
+            os.close(fd)
         with contextlib.suppress(OSError):
             directory.unlink(tmp)
         raise StoreWriteError(exc.errno, f"cannot write {name}: {exc.strerror or exc}") from exc
+    if not keep:
+        return None
+    try:
+        return fd, os.fstat(fd)  # after the rename, which changes its ctime
+    except OSError:  # pragma: no cover - fstat of an open file does not fail
+        os.close(fd)
+        return None
+
+
+def identity(info: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What tells one version of a file from another, as long as a descriptor of it is
+    held open (so its inode number cannot be given to a new file): inode, device, size,
+    mtime and ctime."""
+    return (info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def append_file(directory: Dir, name: str, data: bytes, cap: int) -> None:
     """Append *data* in one write; a short write (disk full) is cut off again."""
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _NONBLOCK
     try:
-        fd, size = _open_regular(directory, name, flags, cap)
+        fd, info = _open_regular(directory, name, flags, cap)
     except OSError as exc:
         raise StoreWriteError(exc.errno, f"cannot append to {name}: {exc.strerror}") from exc
+    size = info.st_size
     try:
         if size + len(data) > cap:
             raise StoreWriteError(errno.EFBIG, f"{name} would pass its {cap}-byte cap")

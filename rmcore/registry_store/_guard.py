@@ -26,8 +26,8 @@ class FakeFilesystemActive(RuntimeError):
 def refuse_fake_filesystem() -> None:
     """Raise if pyfakefs has swapped a store module's ``os`` for its fake (where flock is a
     no-op and files live in memory): the store would stop excluding other processes."""
-    for module in _store_modules():
-        if type(module.__dict__.get("os")) is not types.ModuleType:
+    for namespace in _namespaces or _store_namespaces():
+        if type(namespace.get("os")) is not types.ModuleType:
             raise FakeFilesystemActive(
                 "rmcore's store cannot run under an active pyfakefs patch (its file locks "
                 "would silently stop working): pause pyfakefs around rmcore calls "
@@ -36,11 +36,11 @@ def refuse_fake_filesystem() -> None:
             )
 
 
-_modules: list[types.ModuleType] = []
+_namespaces: list[dict[str, object]] = []
 
 
-def _store_modules() -> list[types.ModuleType]:
-    """The store's modules, looked up once (this check runs on every mutex acquisition)."""
-    if not _modules:
-        _modules.extend(sys.modules[name] for name in _STORE_MODULES)
-    return _modules
+def _store_namespaces() -> list[dict[str, object]]:
+    """The store modules' namespaces, looked up once (this check runs on every mutex
+    acquisition; a namespace is the live dict pyfakefs patches)."""
+    _namespaces.extend(vars(sys.modules[name]) for name in _STORE_MODULES)
+    return _namespaces

@@ -268,13 +268,15 @@ class RegistryMutex:
 
     def _release(self, fd: int) -> None:
         try:
-            self._released()
             _open_fds.pop(fd, None)
             _unlock(fd)
         except OSError:
             self._drop(fd)  # closing releases it anyway
         finally:
-            self._threads.release()
+            try:
+                self._released()
+            finally:
+                self._threads.release()
 
     def _after_fork(self) -> int:
         """In a forked child: the kept descriptor is the parent's open file description

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 
 __all__ = [
     "CorruptKeyError",
+    "Entries",
     "RegType",
     "RegValue",
+    "decode_entries",
     "decode_values",
+    "encode_entries",
     "encode_values",
     "frame_record",
     "unframe_records",
@@ -120,40 +123,50 @@ _CRC = struct.Struct("<I")
 
 
 # A key's entries mostly repeat from one write of it to the next (a session table changes
-# one record per operation), so each entry's bytes and its decoded (name, value) are
-# remembered both ways, bounded: an operation decodes and encodes only what changed.
-_MEMO_SIZE = 4096
+# one record per operation). A store that keeps a key's last version passes its entries
+# (each value with its encoded bytes) to the next encoding, which encodes only the values
+# that are not the very objects it had; decoding remembers entries it met (bounded), so a
+# version another process wrote decodes only what changed.
+Entries = dict[str, tuple[RegValue, bytes]]  # value name -> (value, its encoded entry)
+_MEMO_SIZE = 1024
 _decoded: dict[bytes, tuple[str, RegValue]] = {}
-_encoded: dict[int, tuple[RegValue, str, bytes]] = {}  # by id(value), the value kept alive
 
 
-def _remember(segment: bytes, value_name: str, value: RegValue) -> None:
-    if len(_decoded) >= _MEMO_SIZE or len(_encoded) >= _MEMO_SIZE:
-        _decoded.clear()
-        _encoded.clear()
-    _decoded[segment] = (value_name, value)
-    _encoded[id(value)] = (value, value_name, segment)
+def _segment(value_name: str, value: RegValue) -> bytes:
+    raw_name = _utf16(value_name)
+    return _ENTRY.pack(len(raw_name) // 2, value.type, len(value.data)) + raw_name + value.data
 
 
 def encode_values(values: Mapping[str, RegValue]) -> bytes:
     """Serialize a key's values; a CRC over the whole lets a reader reject torn data."""
+    return encode_entries(values)[0]
+
+
+def encode_entries(
+    values: Mapping[str, RegValue], previous: Entries | None = None
+) -> tuple[bytes, Entries]:
+    """:func:`encode_values`, and the entries of what it encoded (for the next call's
+    *previous*: a value found there as the same object is not encoded again)."""
+    entries: Entries = {}
     parts = [_HEADER.pack(_MAGIC, len(values))]
     for value_name, value in values.items():
-        memo = _encoded.get(id(value))
-        if memo is None or memo[0] is not value or memo[1] != value_name:
-            raw_name = _utf16(value_name)
-            entry = _ENTRY.pack(len(raw_name) // 2, value.type, len(value.data))
-            segment = entry + raw_name + value.data
-            _remember(segment, value_name, value)
-        else:
-            segment = memo[2]
+        known = previous.get(value_name) if previous else None
+        segment = known[1] if known is not None and known[0] is value else None
+        if segment is None:
+            segment = _segment(value_name, value)
+        entries[value_name] = (value, segment)
         parts.append(segment)
     body = b"".join(parts)
-    return body + _CRC.pack(zlib.crc32(body))
+    return body + _CRC.pack(zlib.crc32(body)), entries
 
 
 def decode_values(blob: bytes) -> dict[str, RegValue]:
     """Parse what :func:`encode_values` wrote; raise :class:`CorruptKeyError` on anything else."""
+    return {name: entry[0] for name, entry in decode_entries(blob).items()}
+
+
+def decode_entries(blob: bytes) -> Entries:
+    """:func:`decode_values`, as entries (each value with its encoded bytes)."""
     if len(blob) < _HEADER.size + _CRC.size:
         raise CorruptKeyError("key file too short")
     body, (crc,) = blob[: -_CRC.size], _CRC.unpack(blob[-_CRC.size :])
@@ -162,7 +175,7 @@ def decode_values(blob: bytes) -> dict[str, RegValue]:
     magic, count = _HEADER.unpack_from(body, 0)
     if magic != _MAGIC:
         raise CorruptKeyError("not a registry key file")
-    values: dict[str, RegValue] = {}
+    entries: Entries = {}
     offset = _HEADER.size
     try:
         for _ in range(count):
@@ -176,14 +189,16 @@ def decode_values(blob: bytes) -> dict[str, RegValue]:
                 name_end = _ENTRY.size + 2 * name_units
                 value_name = _from_utf16(segment[_ENTRY.size : name_end])
                 memo = (value_name, RegValue(_TYPES[type_code], segment[name_end:]))
-                _remember(segment, *memo)
-            values[memo[0]] = memo[1]
+                if len(_decoded) >= _MEMO_SIZE:
+                    _decoded.clear()
+                _decoded[segment] = memo
+            entries[memo[0]] = (memo[1], segment)
             offset = end
     except (struct.error, ValueError, KeyError) as exc:
         raise CorruptKeyError(f"malformed key file: {exc}") from exc
     if offset != len(body):
         raise CorruptKeyError("trailing bytes in key file")
-    return values
+    return entries
 
 
 _FRAME = struct.Struct("<II")  # payload length, CRC-32 of the payload
