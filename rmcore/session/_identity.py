@@ -69,7 +69,19 @@ def new_simulated_process() -> SimulatedProcess:
 
 def current_process() -> ProcessIdentity:
     """The calling OS process (recomputed after fork, since the PID changes)."""
-    return _identity_of(os.getpid())
+    current = _current
+    if current is None or current.pid != os.getpid():
+        current = _remember_current()
+    return current
+
+
+_current: ProcessIdentity | None = None
+
+
+def _remember_current() -> ProcessIdentity:
+    global _current
+    _current = _identity_of(os.getpid())
+    return _current
 
 
 @functools.lru_cache(maxsize=8)

@@ -18,12 +18,13 @@ import threading
 
 from ._identity import ProcessIdentity, current_process, os_process_alive, process_start_time
 
-__all__ = ["os_process_running", "pid_gone"]
+__all__ = ["os_process_running", "pid_gone", "running"]
 
 _CACHE_SIZE = 256
 _DEAD = -1  # known to have exited
 _VERIFIED = -2  # start time verified, no pidfd: ask os.kill
 _cache: collections.OrderedDict[tuple[int, int], int] = collections.OrderedDict()
+_pollers: dict[int, select.poll] = {}  # per pidfd, registered once
 _lock = threading.Lock()
 
 
@@ -60,32 +61,50 @@ def _still_running(identity: ProcessIdentity, state: int) -> bool:
         except PermissionError:
             pass  # it exists, as another user's process
         return True
-    poller = select.poll()
-    poller.register(state, select.POLLIN)
+    poller = _pollers.get(state)
+    if poller is None:
+        poller = _pollers[state] = select.poll()
+        poller.register(state, select.POLLIN)
     return not poller.poll(0)
 
 
 def os_process_running(identity: ProcessIdentity) -> bool:
     """Whether the OS process with this PID and start time still runs."""
-    if identity == current_process():
+    return running(identity.pid, identity.start_time)
+
+
+def running(pid: int, start: int) -> bool:
+    """:func:`os_process_running` of ``(pid, start)``: the calling process without a system
+    call, another one with one poll of its pidfd (after the first look)."""
+    me = current_process()
+    if pid == me.pid and start == me.start_time:
         return True
-    key = (identity.pid, identity.start_time)
+    key = (pid, start)
     with _lock:
         state = _cache.get(key)
         if state is None:
+            identity = ProcessIdentity(pid, start)
             state = _first_look(identity)
             _cache[key] = state
             if len(_cache) > _CACHE_SIZE:
                 _forget(_cache.popitem(last=False)[1])
-        running = _still_running(identity, state)
-        if not running and state != _DEAD:
+        elif state == _DEAD:
+            return False
+        else:
+            identity = ProcessIdentity(pid, start) if state == _VERIFIED else _ANY
+        alive = _still_running(identity, state)
+        if not alive and state != _DEAD:
             _forget(state)
             _cache[key] = _DEAD
-        return running
+        return alive
+
+
+_ANY = ProcessIdentity(0, 0)  # a pidfd answers by itself
 
 
 def _forget(state: int) -> None:
     if state >= 0:
+        _pollers.pop(state, None)
         os.close(state)
 
 
@@ -101,6 +120,7 @@ def _after_fork_in_child() -> None:
         with contextlib.suppress(OSError):
             _forget(state)
     _cache.clear()
+    _pollers.clear()
 
 
 if hasattr(os, "register_at_fork"):

@@ -100,16 +100,20 @@ def read_members(data: bytes, header: Header) -> list[Member]:
     return list(_MEMBER.iter_unpack(data[_HEADER.size :])) if header.members else []
 
 
+def _bumped(header: Header, members: int) -> bytes:
+    """The header with its sequence bumped and *members* secondaries, packed."""
+    key_hash, pid, start, instance, sequence, generation, _members = header
+    return _HEADER.pack(key_hash, pid, start, instance, (sequence + 1) & _U32, generation, members)
+
+
 def with_members(header: Header, members: list[Member]) -> bytes:
     """The record with exactly *members* as its secondaries, its sequence bumped."""
-    fixed = header._replace(sequence=(header.sequence + 1) & _U32, members=len(members))
-    return _HEADER.pack(*fixed) + b"".join(_MEMBER.pack(*member) for member in members)
+    return _bumped(header, len(members)) + b"".join(_MEMBER.pack(*m) for m in members)
 
 
 def with_member(data: bytes, header: Header, member: Member) -> bytes:
     """The record with one more secondary (the others stay as they were packed)."""
-    fixed = header._replace(sequence=(header.sequence + 1) & _U32, members=header.members + 1)
-    return _HEADER.pack(*fixed) + data[_HEADER.size :] + _MEMBER.pack(*member)
+    return _bumped(header, header.members + 1) + data[_HEADER.size :] + _MEMBER.pack(*member)
 
 
 def references(data: bytes, header: Header, process: Proc) -> bool:

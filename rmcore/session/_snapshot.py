@@ -18,8 +18,7 @@ from typing import TypeVar
 from .. import winerror
 from .._errors import RmError
 from ..registry_store import MutexTimeout, RegType, RegValue, Store, StoreError
-from ._identity import ProcessIdentity, current_process
-from ._liveness import os_process_running
+from ._liveness import running
 from ._records import (
     Header,
     Proc,
@@ -93,11 +92,11 @@ def gone(code: int) -> RmError:
 class Snapshot:
     """The table's values as read once; liveness answers are asked only when needed."""
 
+    __slots__ = ("_exited", "values")
+
     def __init__(self, values: Mapping[str, RegValue] | None) -> None:
         self.values: Mapping[str, RegValue] = values or {}
         self._exited: frozenset[Proc] | None = None
-        me = current_process()
-        self._me = (me.pid, me.start_time)
 
     @classmethod
     def read(cls, store: Store) -> Snapshot:
@@ -149,8 +148,7 @@ class Snapshot:
         """Its OS process runs (the caller's own: no system call) and it did not exit."""
         if EXITED in self.values and process in self.exited():
             return False
-        pid, start, _instance = process
-        return (pid, start) == self._me or os_process_running(ProcessIdentity(pid, start))
+        return running(process[0], process[1])
 
     def mentions(self, name: str, processes: frozenset[Proc]) -> bool:
         """Whether session *name* is owned or joined by one of *processes*."""
@@ -188,14 +186,15 @@ def commit(
             values.pop(name, None)
         else:
             values[name] = RegValue(_BINARY, data)
-    current = table.exited() if EXITED in values else frozenset()
-    markers = current if exited is None else exited
-    if markers and (exited is not None or any(table.mentions(n, markers) for n in changes)):
-        markers = markers & Snapshot(values).referenced()
-    if markers != current and markers:
-        values[EXITED] = RegValue(_BINARY, pack_procs(markers))
-    elif markers != current:
-        values.pop(EXITED, None)
+    if exited is not None or EXITED in values:  # else no markers, before or after
+        current = table.exited() if EXITED in values else frozenset()
+        markers = current if exited is None else exited
+        if markers and (exited is not None or any(table.mentions(n, markers) for n in changes)):
+            markers = markers & Snapshot(values).referenced()
+        if markers != current and markers:
+            values[EXITED] = RegValue(_BINARY, pack_procs(markers))
+        elif markers != current:
+            values.pop(EXITED, None)
     if values:
         store.write_key(TABLE_KEY, values)
     elif table.values:
