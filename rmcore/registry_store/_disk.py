@@ -14,7 +14,6 @@ per key folder, so one operation touches only the files it names.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import os
@@ -50,37 +49,27 @@ LOCK_NAME = "registry.lock"
 _KEY, _LOG = ".key", ".log"
 _OWN_ROOT_FILES = frozenset({LOCK_NAME, MARKER_NAME})
 _LOCK_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-_KEPT_KEYS = 8  # key files kept open (and decoded) per store: the session table, a few more
+_KNOWN_KEYS = 8  # key files remembered (bytes and values) per store: the table, a few more
 
 Values = Mapping[str, RegValue]
 Slot = tuple[tuple[str, ...], str]  # a key file: its folder's parts, its file name
 
 
-class _Kept:
-    """A key file as this store last read or wrote it: the descriptor that keeps its inode
-    (and so its identity) from being reused, that identity, the values (a read-only view)
-    and their entries (each value with its encoded bytes, for the next write)."""
+class _Known:
+    """A key file as this store last read or wrote it: its bytes, its entries (each value
+    with its encoded bytes, for the next write) and its values (a read-only view)."""
 
-    __slots__ = ("entries", "fd", "identity", "values")
+    __slots__ = ("blob", "entries", "values")
 
-    def __init__(self, fd: int, identity: tuple[int, ...], entries: Entries) -> None:
-        self.fd = fd
-        self.identity = identity
+    def __init__(self, blob: bytes, entries: Entries) -> None:
+        self.blob = blob
         self.entries = entries
         self.values: Values = MappingProxyType({name: e[0] for name, e in entries.items()})
 
 
-def _close_all(dirs: list[_fs.Dir], kept: dict[Slot, _Kept]) -> None:
+def _close_all(dirs: list[_fs.Dir]) -> None:
     for directory in dirs:
         directory.close()
-    for entry in kept.values():
-        _close_quietly(entry.fd)
-    kept.clear()
-
-
-def _close_quietly(fd: int) -> None:
-    with contextlib.suppress(OSError):
-        os.close(fd)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -120,11 +109,10 @@ class DiskStore(Store):
         self._holding = threading.local()
         self._dirs: dict[tuple[str, ...], _fs.Dir] = {}
         self._opened: list[_fs.Dir] = []  # every descriptor, closed with the store
-        # Key files kept open, least recently used first (see read_key).
-        self._kept: OrderedDict[Slot, _Kept] = OrderedDict()
-        self._closing: list[int] = []  # their old descriptors, closed after the holding
+        # Key files as last read or written, least recently used first (see read_key).
+        self._known: OrderedDict[Slot, _Known] = OrderedDict()
         self._lock = threading.Lock()
-        self._closer = weakref.finalize(self, _close_all, self._opened, self._kept)
+        self._closer = weakref.finalize(self, _close_all, self._opened)
         root = self._root.dir()
         if root is not None:
             self._opened.append(root)
@@ -243,17 +231,12 @@ class DiskStore(Store):
 
     def _released(self) -> None:
         self._holding.checked = None
-        if self._closing:  # replaced key files kept open: closed once the lock is let go
-            with self._lock:
-                closing, self._closing = self._closing, []
-            for fd in closing:
-                _close_quietly(fd)
 
     # -- keys ------------------------------------------------------------------------------
 
     def read_key(self, key_path: str) -> Values | None:
-        """The key's values (a read-only view). A key file this store read or wrote before
-        and kept open is not read again if one ``stat`` finds it unchanged."""
+        """The key's values (a read-only view). A key file whose bytes are the ones this
+        store last read or wrote there is not decoded again."""
         slot = _slot(key_path, _KEY)
         for _attempt in range(2):
             directory = self._dir(slot[0], create=False)
@@ -274,71 +257,45 @@ class DiskStore(Store):
 
     def _read_key(self, directory: _fs.Dir, slot: Slot) -> Values:
         """The values of a key file that exists (FileNotFoundError if none does)."""
-        kept = self._kept.get(slot)
-        if kept is not None:
-            try:
-                info = os.stat(slot[1], dir_fd=directory.fd, follow_symlinks=False)
-            except FileNotFoundError:
-                raise
-            except OSError as exc:
-                raise StoreReadError(exc.errno, f"unreadable: {exc.strerror or exc}") from exc
-            if _fs.identity(info) == kept.identity and stat.S_ISREG(info.st_mode):
-                return kept.values
-        opened = _fs.read_open(directory, slot[1], KEY_CAP)
-        if opened is None:
+        known = self._known.get(slot)
+        blob = _fs.read_file(directory, slot[1], KEY_CAP, None if known is None else known.blob)
+        if blob is None:
             raise FileNotFoundError(slot[1])
-        fd, info, blob = opened
-        try:
-            entries = decode_entries(blob)
-        except BaseException:
-            _close_quietly(fd)
-            raise
-        return self._keep(slot, fd, info, entries)
+        if known is not None and blob is known.blob:
+            return known.values
+        return self._remember(slot, blob, decode_entries(blob))
 
-    def _keep(self, slot: Slot, fd: int, info: os.stat_result, entries: Entries) -> Values:
-        """Keep *fd* open as the key file's current version (see read_key); its values."""
-        kept = _Kept(fd, _fs.identity(info), entries)
-        if not _fs.KEEPS_FILES_OPEN:
-            _close_quietly(fd)
-            return kept.values
-        holding = getattr(self._holding, "checked", None) is not None
+    def _remember(self, slot: Slot, blob: bytes, entries: Entries) -> Values:
+        """Remember *blob* as the key file's current bytes (see read_key); its values."""
+        known = _Known(blob, entries)
         with self._lock:
-            old = self._kept.pop(slot, None)
-            self._kept[slot] = kept
-            evicted = self._kept.popitem(last=False)[1] if len(self._kept) > _KEPT_KEYS else None
-            for entry in (old, evicted):
-                if entry is not None and holding:
-                    self._closing.append(entry.fd)  # freeing a file takes time: not now
-                elif entry is not None:
-                    _close_quietly(entry.fd)
-        return kept.values
+            self._known.pop(slot, None)
+            self._known[slot] = known
+            if len(self._known) > _KNOWN_KEYS:
+                self._known.popitem(last=False)
+        return known.values
 
     def _forget(self, slot: Slot) -> None:
-        if self._kept:
+        if self._known:
             with self._lock:
-                entry = self._kept.pop(slot, None)
-            if entry is not None:
-                _close_quietly(entry.fd)
+                self._known.pop(slot, None)
 
     def write_key(self, key_path: str, values: Mapping[str, RegValue]) -> None:
         self._before_write(key_path)
         slot = _slot(key_path, _KEY)
-        known = self._kept.get(slot)
+        known = self._known.get(slot)
         blob, entries = encode_entries(values, None if known is None else known.entries)
         for attempt in range(2):
             directory = self._dir(slot[0], create=True)
             assert directory is not None
             try:
-                written = _fs.replace_file(directory, slot[1], blob, keep=True)
+                _fs.replace_file(directory, slot[1], blob)
             except StoreWriteError as exc:
                 self._forget(slot)
                 if attempt or exc.errno != errno.ENOENT or not self._gone(slot[0]):
                     raise
                 continue
-            if written is None:
-                self._forget(slot)
-            else:
-                self._keep(slot, written[0], written[1], entries)
+            self._remember(slot, blob, entries)
             return
 
     def delete_key(self, key_path: str) -> bool:

@@ -23,14 +23,11 @@ from ._errors import StoreReadError, StoreWriteError
 
 __all__ = [
     "FILE_MODE",
-    "KEEPS_FILES_OPEN",
     "Dir",
     "append_file",
-    "identity",
     "kind_of",
     "parse_temp_name",
     "read_file",
-    "read_open",
     "remove_file",
     "replace_file",
     "walk",
@@ -47,9 +44,6 @@ _READ = os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _BINARY
 _LINK_ERRNOS = {errno.ELOOP, errno.EMLINK}  # what O_NOFOLLOW gives for a link (Linux, BSD)
 _TEMP = re.compile(r"(?P<target>.+)\.(?P<pid>[0-9]{1,10})\.(?P<tid>[0-9]{1,20})\.tmp")
 _MAX_DEPTH = 32  # a walk goes no deeper (rmcore's own keys are 4 levels deep)
-# A file held open stays the same inode, so a stat by name tells whether it was replaced.
-# Not on hosts without dir_fd (Windows), where an open file cannot be renamed over.
-KEEPS_FILES_OPEN = _AT
 _pid = [os.getpid()]  # for temp file names; a forked child has its own
 
 
@@ -198,18 +192,10 @@ def _open_regular(directory: Dir, name: str, flags: int, cap: int) -> tuple[int,
     return fd, info
 
 
-def read_file(directory: Dir, name: str, cap: int) -> bytes | None:
+def read_file(directory: Dir, name: str, cap: int, expected: bytes | None = None) -> bytes | None:
     """The whole file, or ``None`` if there is none; StoreReadError (with the reason) for
-    anything that is not a regular file of at most *cap* bytes."""
-    opened = read_open(directory, name, cap)
-    if opened is None:
-        return None
-    os.close(opened[0])
-    return opened[2]
-
-
-def read_open(directory: Dir, name: str, cap: int) -> tuple[int, os.stat_result, bytes] | None:
-    """Like :func:`read_file`, but the file stays open: ``(fd, its fstat, its bytes)``."""
+    anything that is not a regular file of at most *cap* bytes. If the file holds exactly
+    *expected* (bytes the caller had from it before), that very object is returned."""
     try:
         fd, info = _open_regular(directory, name, _READ, cap)
     except FileNotFoundError:
@@ -220,7 +206,7 @@ def read_open(directory: Dir, name: str, cap: int) -> tuple[int, os.stat_result,
         raise StoreReadError(exc.errno, f"unreadable: {exc.strerror or exc}") from exc
     try:
         chunks = []
-        total, want = 0, info.st_size + 1  # one read covers a file that did not grow
+        total, want = 0, info.st_size + 1  # one read covers a file that did not grow since fstat
         while True:
             want = min(want, cap + 1 - total)
             chunk = os.read(fd, want)
@@ -231,12 +217,14 @@ def read_open(directory: Dir, name: str, cap: int) -> tuple[int, os.stat_result,
             if len(chunk) < want:  # a short read of a regular file is its end
                 break
             want = 1 << 16
-    except BaseException as exc:
-        os.close(fd)
-        if isinstance(exc, OSError) and not isinstance(exc, StoreReadError):
-            raise StoreReadError(exc.errno, f"unreadable: {exc.strerror or exc}") from exc
+    except StoreReadError:
         raise
-    return fd, info, chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    except OSError as exc:
+        raise StoreReadError(exc.errno, f"unreadable: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return expected if data == expected else data
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -247,47 +235,25 @@ def _write_all(fd: int, data: bytes) -> None:
             view = view[os.write(fd, view) :]
 
 
-def replace_file(
-    directory: Dir, name: str, data: bytes, *, keep: bool = False
-) -> tuple[int, os.stat_result] | None:
-    """Make *name* hold exactly *data*, atomically: a temp file renamed over it. With
-    *keep* (and :data:`KEEPS_FILES_OPEN`), the new file stays open: ``(fd, its fstat after
-    the rename)``."""
+def replace_file(directory: Dir, name: str, data: bytes) -> None:
+    """Make *name* hold exactly *data*, atomically: a temp file renamed over it."""
     tmp = f"{name}.{_pid[0]}.{threading.get_ident()}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
-    keep = keep and KEEPS_FILES_OPEN
-    fd = -1
     try:
         try:
             fd = directory.open(tmp, flags)
         except FileExistsError:  # left by a dead process that had our PID and thread id
             directory.unlink(tmp)
             fd = directory.open(tmp, flags)
-        _write_all(fd, data)
-        if not keep:
-            fd, closing = -1, fd
-            os.close(closing)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
         directory.replace(tmp, name)
     except OSError as exc:
-        if fd >= 0:
-            os.close(fd)
         with contextlib.suppress(OSError):
             directory.unlink(tmp)
         raise StoreWriteError(exc.errno, f"cannot write {name}: {exc.strerror or exc}") from exc
-    if not keep:
-        return None
-    try:
-        return fd, os.fstat(fd)  # after the rename, which changes its ctime
-    except OSError:  # pragma: no cover - fstat of an open file does not fail
-        os.close(fd)
-        return None
-
-
-def identity(info: os.stat_result) -> tuple[int, int, int, int, int]:
-    """What tells one version of a file from another, as long as a descriptor of it is
-    held open (so its inode number cannot be given to a new file): inode, device, size,
-    mtime and ctime."""
-    return (info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def append_file(directory: Dir, name: str, data: bytes, cap: int) -> None:
