@@ -38,7 +38,7 @@ from ._values import (
     decode_values,
     encode_entries,
     frame_record,
-    unframe_records,
+    unframe,
 )
 
 __all__ = ["KEY_CAP", "LOCK_NAME", "LOG_CAP", "DiskStore", "RegistryStore"]
@@ -50,6 +50,8 @@ _KEY, _LOG = ".key", ".log"
 _OWN_ROOT_FILES = frozenset({LOCK_NAME, MARKER_NAME})
 _LOCK_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 _KNOWN_KEYS = 8  # key files remembered (bytes and values) per store: the table, a few more
+_KNOWN_LOGS = 4  # logs remembered (bytes and records) per store, each of at most:
+_KNOWN_LOG_BYTES = 8 << 20
 
 Values = Mapping[str, RegValue]
 Slot = tuple[tuple[str, ...], str]  # a key file: its folder's parts, its file name
@@ -111,6 +113,8 @@ class DiskStore(Store):
         self._opened: list[_fs.Dir] = []  # every descriptor, closed with the store
         # Key files as last read or written, least recently used first (see read_key).
         self._known: OrderedDict[Slot, _Known] = OrderedDict()
+        # Logs as last read: their records' bytes and the records (see read_records).
+        self._known_logs: OrderedDict[Slot, tuple[bytes, list[bytes]]] = OrderedDict()
         self._lock = threading.Lock()
         self._closer = weakref.finalize(self, _close_all, self._opened)
         root = self._root.dir()
@@ -375,21 +379,40 @@ class DiskStore(Store):
                     raise
 
     def read_records(self, key_path: str) -> list[bytes]:
-        parts = split_key_path(key_path)
-        folder, name = parts[:-1], parts[-1] + _LOG
+        """The log's records. A log is only appended to: records read before are taken as
+        they were (the same objects) if the file still starts with their bytes, and only
+        what follows them is parsed."""
+        slot = _slot(key_path, _LOG)
         for _attempt in range(2):
-            directory = self._dir(folder, create=False)
+            directory = self._dir(slot[0], create=False)
             if directory is None:
                 return []
+            known = self._known_logs.get(slot)
             try:
-                blob = _fs.read_file(directory, name, LOG_CAP)
+                blob = _fs.read_file(directory, slot[1], LOG_CAP)
             except StoreReadError as exc:
                 raise StoreReadError(exc.errno, f"log {key_path}: {exc.strerror}") from exc
             if blob is not None:
-                return unframe_records(blob)
-            if not self._gone(folder):
+                return self._records(slot, blob, known)
+            if not self._gone(slot[0]):
                 return []
         return []
+
+    def _records(
+        self, slot: Slot, blob: bytes, known: tuple[bytes, list[bytes]] | None
+    ) -> list[bytes]:
+        if known is not None and blob.startswith(known[0]):
+            new, end = unframe(blob, len(known[0]))
+            records = known[1] + new if new else known[1]
+        else:
+            records, end = unframe(blob)
+        with self._lock:
+            self._known_logs.pop(slot, None)
+            if end <= _KNOWN_LOG_BYTES:
+                self._known_logs[slot] = (blob[:end] if end < len(blob) else blob, records)
+                if len(self._known_logs) > _KNOWN_LOGS:
+                    self._known_logs.popitem(last=False)
+        return list(records)  # the caller's own list; the records are shared
 
     def delete_log(self, key_path: str) -> bool:
         self._before_write(key_path)

@@ -24,6 +24,7 @@ __all__ = [
     "encode_entries",
     "encode_values",
     "frame_record",
+    "unframe",
     "unframe_records",
 ]
 
@@ -211,8 +212,13 @@ def frame_record(record: bytes) -> bytes:
 
 def unframe_records(blob: bytes) -> list[bytes]:
     """The records of a log, up to the first torn or damaged one (the rest is not trusted)."""
+    return unframe(blob)[0]
+
+
+def unframe(blob: bytes, offset: int = 0) -> tuple[list[bytes], int]:
+    """The records of a log from *offset* on, up to the first torn or damaged one, and
+    the offset just past the last record taken."""
     records = []
-    offset = 0
     while offset + _FRAME.size <= len(blob):
         length, crc = _FRAME.unpack_from(blob, offset)
         start = offset + _FRAME.size
@@ -221,4 +227,4 @@ def unframe_records(blob: bytes) -> list[bytes]:
             break
         records.append(record)
         offset = start + length
-    return records
+    return records, offset
