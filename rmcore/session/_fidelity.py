@@ -59,10 +59,22 @@ HIVE_HASH_ALGORITHM: Final = "sha256"
 def path_key(path: str) -> str:
     """What makes two paths the same file for Windows: case ignored (NTFS's default), the
     ``\\\\?\\`` prefix of long paths dropped, ``/`` read as ``\\``."""
-    path = path.replace("/", "\\")
-    if path.startswith("\\\\?\\"):
-        path = path[4:]
-    return path.casefold()
+    key = _path_keys.get(path)
+    if key is None:
+        key = path.replace("/", "\\")
+        if key.startswith("\\\\?\\"):
+            key = key[4:]
+        key = key.casefold()
+        if len(_path_keys) >= _PATH_KEYS:
+            _path_keys.clear()
+        _path_keys[path] = key
+    return key
+
+
+# RmGetList compares every registered path with every app's files on each call: the keys
+# of the paths seen lately are remembered (bounded; cleared whole when full).
+_PATH_KEYS = 1 << 16
+_path_keys: dict[str, str] = {}
 
 
 def same_path(left: str, right: str) -> bool:

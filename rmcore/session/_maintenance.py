@@ -3,6 +3,8 @@ reaping what dead processes left. One unreadable entry never fails the rest."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..registry_store import Problem, RegType, RegValue, Store, StoreError
 from . import _fidelity
 from ._hive import RESTART_MANAGER_KEY, render_session
@@ -29,15 +31,20 @@ from ._snapshot import (
 )
 from ._types import Resources, SessionInfo
 
-__all__ = ["calls", "hive", "problems", "reap", "sessions"]
+__all__ = ["calls", "calls_in", "hive", "problems", "reap", "sessions"]
 
 
 def calls(store: Store, name: str, header: Header) -> list[Call]:
     """The session's registration calls, in order: records of another generation (left by
     an earlier session with this number) and malformed ones are skipped."""
+    return calls_in(store.read_records(log_path(name)), header.generation)
+
+
+def calls_in(records: Iterable[bytes], generation: int) -> list[Call]:
+    """The calls among *records* that belong to the session of *generation*."""
     found = []
-    for record in store.read_records(log_path(name)):
-        if call_generation(record) == header.generation:
+    for record in records:
+        if call_generation(record) == generation:
             call = decode_call(record)
             if call is not None:
                 found.append(call)

@@ -23,7 +23,7 @@ from ._identity import SimulatedProcess
 from ._keys import hash_key, key_to_bytes, new_key
 from ._records import Proc, encode_call, new_record, read_members, with_member, with_members
 from ._snapshot import Snapshot, commit, drop_log, gone, locked, log_path, session_name
-from ._types import ReapResult, Resources, SessionInfo, SessionRef
+from ._types import ReapResult, Registered, Resources, SessionInfo, SessionRef
 
 __all__ = [
     "RESTART_MANAGER_KEY",
@@ -35,6 +35,21 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+
+
+_SEEN_SESSIONS = 16
+
+
+class _Seen:
+    """What one session's log registered, as far as it was read (see _registered)."""
+
+    __slots__ = ("count", "first", "found", "generation", "last")
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+        self.count = 0  # records taken
+        self.first = self.last = b""  # the first and last of them (the very objects)
+        self.found = Registered()
 
 
 def _proc(process: SimulatedProcess) -> Proc:
@@ -50,6 +65,7 @@ class SessionTable:
         self.mutex_timeout = mutex_timeout
         # Called after each committed change, with the Rm* function's name (crash faults).
         self.on_write: Callable[[str], None] = lambda function: None
+        self._seen: dict[str, _Seen] = {}  # per session: what its log registered so far
 
     def _locked(self, body: Callable[[], _T]) -> _T:
         return locked(self.store, self.mutex_timeout, body)
@@ -177,9 +193,30 @@ class SessionTable:
             header = table.session(ref.name, ref.key_hash)
             if header is None:
                 raise gone(winerror.ERROR_INVALID_HANDLE)
-            return Resources.from_calls(_maintenance.calls(self.store, ref.name, header))
+            return self._registered(ref.name, header.generation)
 
         return self._locked(body)
+
+    def _registered(self, name: str, generation: int) -> Resources:
+        """The session's resources, from its log. What was gathered from the records read
+        last time is kept while the log still begins with those very records (the store
+        hands back the same objects for an unchanged prefix): only new records are added."""
+        records = self.store.read_records(log_path(name))
+        seen = self._seen.get(name)
+        if (
+            seen is None
+            or seen.generation != generation
+            or len(records) < seen.count
+            or (seen.count and records[seen.count - 1] is not seen.last)
+            or (seen.count and records[0] is not seen.first)
+        ):
+            seen = self._seen[name] = _Seen(generation)
+            if len(self._seen) > _SEEN_SESSIONS:
+                del self._seen[next(iter(self._seen))]
+        if len(records) > seen.count:
+            seen.found.add(_maintenance.calls_in(records[seen.count :], generation))
+            seen.count, seen.first, seen.last = len(records), records[0], records[-1]
+        return seen.found.resources()
 
     def mark_exited(self, process: SimulatedProcess) -> None:
         """Record that *process* exited without ending its sessions (they become

@@ -9,7 +9,7 @@ from ..registry_store import Problem
 from ._identity import SimulatedProcess
 from ._records import Call, strings
 
-__all__ = ["ReapResult", "Resources", "SessionInfo", "SessionRef"]
+__all__ = ["ReapResult", "Registered", "Resources", "SessionInfo", "SessionRef"]
 
 
 @dataclass(frozen=True)
@@ -27,19 +27,42 @@ class Resources:
     def from_calls(cls, calls: Iterable[Call]) -> Resources:
         """Everything the calls registered, first-seen order, each once: paths and services
         compared as Windows compares names (ignoring case), processes exactly."""
-        found: tuple[dict[str, str], dict[str, str], dict[str, str]] = ({}, {}, {})
+        found = Registered()
+        found.add(calls)
+        return found.resources()
+
+
+class Registered:
+    """What calls registered, gathered as :meth:`Resources.from_calls` gathers it, and
+    open to more calls (a session's log only grows: its new records are added to it)."""
+
+    __slots__ = ("_found", "_resources")
+
+    def __init__(self) -> None:
+        self._found: tuple[dict[str, str], dict[str, str], dict[str, str]] = ({}, {}, {})
+        self._resources: Resources | None = None
+
+    def add(self, calls: Iterable[Call]) -> None:
         for call in calls:
+            self._resources = None
             for index, payload in enumerate(call):
-                seen = found[index]
+                seen = self._found[index]
                 for item in strings(payload):
                     seen.setdefault(item if index == 1 else item.casefold(), item)
-        processes = []
-        for entry in found[1].values():
-            parts = entry.split(":")
-            if len(parts) == 3 and all(len(part) == 8 for part in parts):
-                pid, high, low = (int(part, 16) for part in parts)
-                processes.append((pid, (high << 32) | low))
-        return cls(tuple(found[0].values()), tuple(processes), tuple(found[2].values()))
+
+    def resources(self) -> Resources:
+        if self._resources is None:
+            files, entries, services = self._found
+            processes = []
+            for entry in entries.values():
+                parts = entry.split(":")
+                if len(parts) == 3 and all(len(part) == 8 for part in parts):
+                    pid, high, low = (int(part, 16) for part in parts)
+                    processes.append((pid, (high << 32) | low))
+            self._resources = Resources(
+                tuple(files.values()), tuple(processes), tuple(services.values())
+            )
+        return self._resources
 
 
 @dataclass(frozen=True)
