@@ -22,7 +22,16 @@ from ._hive import RESTART_MANAGER_KEY
 from ._identity import SimulatedProcess
 from ._keys import hash_key, key_to_bytes, new_key
 from ._records import Proc, encode_call, new_record, read_members, with_member, with_members
-from ._snapshot import Snapshot, commit, drop_log, gone, locked, log_path, session_name
+from ._snapshot import (
+    TABLE_KEY,
+    Snapshot,
+    commit,
+    drop_log,
+    gone,
+    locked,
+    log_path,
+    session_name,
+)
 from ._types import ReapResult, Registered, Resources, SessionInfo, SessionRef
 
 __all__ = [
@@ -222,6 +231,8 @@ class SessionTable:
         """Record that *process* exited without ending its sessions (they become
         abandoned); nothing is written if it owns and has joined nothing."""
         me = _proc(process)
+        if not self.store.key_exists(TABLE_KEY):
+            return  # no session at all: none of them can be this process's
 
         def body() -> None:
             table = Snapshot.read(self.store)
