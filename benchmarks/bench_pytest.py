@@ -134,15 +134,15 @@ def make_rows() -> dict[str, Row]:
             "+us",
             100.0,
         ),
-        Row("start", "pytest start: with the plugin / `-p no:rmcore`", "in the noise", "x"),
-        Row("start_ms", "pytest start with every installed plugin (wall)", "-", "ms"),
+        Row("pytest_start", "pytest start: with the plugin / `-p no:rmcore`", "in the noise", "x"),
+        Row("pytest_start_ms", "pytest start with every installed plugin (wall)", "-", "ms"),
         Row(
-            "start_bare",
+            "pytest_start_bare",
             "pytest start, autoload off: `-p rmcore.testing.plugin` / none",
             "in the noise",
             "x",
         ),
-        Row("start_bare_ms", "pytest start, autoload off, no plugin (wall)", "-", "ms"),
+        Row("pytest_start_bare_ms", "pytest start, autoload off, no plugin (wall)", "-", "ms"),
     ]
     return {row.id: row for row in rows}
 
@@ -163,11 +163,11 @@ def main(argv: list[str] | None = None) -> int:
                 p50, p90 = fixture_cost(directory, pairs)
                 rows["fixture"].add(label, p50=p50, p90=p90)
                 ratio, with_plugin, _without = start_cost(directory, runs, bare=False)
-                rows["start"].add(label, p50=ratio)
-                rows["start_ms"].add(label, p50=with_plugin * 1e3)
+                rows["pytest_start"].add(label, p50=ratio)
+                rows["pytest_start_ms"].add(label, p50=with_plugin * 1e3)
                 ratio, _with_plugin, without = start_cost(directory, runs * 2, bare=True)
-                rows["start_bare"].add(label, p50=ratio)
-                rows["start_bare_ms"].add(label, p50=without * 1e3)
+                rows["pytest_start_bare"].add(label, p50=ratio)
+                rows["pytest_start_bare_ms"].add(label, p50=without * 1e3)
         finally:
             _common.remove(directory)
     labels = [label for label, _ in dirs]

@@ -73,13 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", default=None, help="write all results to this JSON file")
     parser.add_argument("--before", default=None, help="a file --save wrote, to compare with")
     parser.add_argument("--no-locks", action="store_true", help="skip bench_locks.py")
+    parser.add_argument("--load", default=None, help="print a run --save kept (run nothing)")
     args = parser.parse_args(argv)
     began = time.monotonic()
     rows: list[Row] = []
-    for script in SCRIPTS:
-        rows += run_script(script, args)
+    if args.load:
+        rows = list(load(args.load).values())
+    else:
+        for script in SCRIPTS:
+            rows += run_script(script, args)
     locks = ""
-    if not args.no_locks:
+    if not args.no_locks and not args.load:
         print("## bench_locks.py\n", file=sys.stderr, flush=True)
         lock_dir = _common.bench_dirs(args.dirs)[-1][1]
         locks = subprocess.run(
