@@ -69,19 +69,25 @@ def new_simulated_process() -> SimulatedProcess:
 
 def current_process() -> ProcessIdentity:
     """The calling OS process (recomputed after fork, since the PID changes)."""
-    current = _current
-    if current is None or current.pid != os.getpid():
-        current = _remember_current()
-    return current
+    return _current or _remember_current()
 
 
-_current: ProcessIdentity | None = None
+_current: ProcessIdentity | None = None  # forgotten in a forked child (no getpid per ask)
 
 
 def _remember_current() -> ProcessIdentity:
     global _current
     _current = _identity_of(os.getpid())
     return _current
+
+
+def _forget_current() -> None:
+    global _current
+    _current = None
+
+
+if hasattr(os, "register_at_fork"):  # (hosts without it cannot fork)
+    os.register_at_fork(after_in_child=_forget_current)
 
 
 @functools.lru_cache(maxsize=8)
