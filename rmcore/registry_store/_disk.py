@@ -9,7 +9,13 @@ hive, the store must survive a process crash, not a reboot.
 
 Every path below the root goes through :mod:`._fs` (no link followed, every read bounded:
 keys at most :data:`KEY_CAP`, logs :data:`LOG_CAP` bytes). Directory descriptors are kept
-per key folder, so one operation touches only the files it names.
+per key folder, so one operation touches only the files it names; a folder is looked at
+again only when an entry is not found in it (was the folder itself removed?).
+
+What a store last read or wrote is remembered by content, never by file identity: a key
+file that still holds the very bytes remembered is not decoded again, a write encodes
+only the values that changed, and a log (only ever appended to) that still begins with
+the bytes read before is parsed from there on. A file is never held open between calls.
 """
 
 from __future__ import annotations
