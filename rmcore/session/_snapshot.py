@@ -18,7 +18,7 @@ from typing import TypeVar
 from .. import winerror
 from .._errors import RmError
 from ..registry_store import MutexTimeout, RegType, RegValue, Store, StoreError
-from ._liveness import running
+from ._liveness import Probe
 from ._records import (
     Header,
     Proc,
@@ -92,11 +92,12 @@ def gone(code: int) -> RmError:
 class Snapshot:
     """The table's values as read once; liveness answers are asked only when needed."""
 
-    __slots__ = ("_exited", "values")
+    __slots__ = ("_exited", "_probe", "values")
 
     def __init__(self, values: Mapping[str, RegValue] | None) -> None:
         self.values: Mapping[str, RegValue] = values or {}
         self._exited: frozenset[Proc] | None = None
+        self._probe: Probe | None = None  # liveness asked once per snapshot, for all owners
 
     @classmethod
     def read(cls, store: Store) -> Snapshot:
@@ -148,7 +149,9 @@ class Snapshot:
         """Its OS process runs (the caller's own: no system call) and it did not exit."""
         if EXITED in self.values and process in self.exited():
             return False
-        return running(process[0], process[1])
+        if self._probe is None:
+            self._probe = Probe()
+        return self._probe.running(process[0], process[1])
 
     def mentions(self, name: str, processes: frozenset[Proc]) -> bool:
         """Whether session *name* is owned or joined by one of *processes*."""
