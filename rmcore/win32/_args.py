@@ -212,11 +212,16 @@ def wstr_array(
     code = "<" + str(count) + ("Q" if POINTER_SIZE == 8 else "I")
     addresses = struct.unpack(code, raw)
     unit = _unit_of(element)
-    strings, known = found.strings(), _region_known(found)
-    return [
-        None if not address else read_string(address, unit, strings=strings, known=known)
-        for address in addresses
-    ]
+    strings = found.strings()
+    known: tuple[tuple[int, int, type | None], ...] | None = None  # found only if needed
+    names: list[str | None] = []
+    for address in addresses:
+        if address and known is None and not (address in strings and unit == _WCHAR_HOST):
+            known = _region_known(found)
+        names.append(
+            read_string(address, unit, strings=strings, known=known or ()) if address else None
+        )
+    return names
 
 
 def unique_processes(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -39,6 +40,8 @@ _INTEGER_CODES = frozenset("bBhHiIlLqQ")
 _HOST_INT = {(1, True): "b", (1, False): "B", (2, True): "h", (2, False): "H",
              (4, True): "i", (4, False): "I", (8, True): "q", (8, False): "Q"}  # fmt: skip
 _WCHAR_HOST = ctypes.sizeof(ctypes.c_wchar)
+_STRUCT_INTEGERS = frozenset("bBhHiIqQ")
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,32 @@ class Layout:
     runs: tuple[_Run, ...]
     identical: bool  # the Windows image is the host memory, byte for byte
 
+    @property
+    def _integer_element(self) -> bool:
+        """One integer scalar filling the element, on a little-endian host (every host
+        rmcore runs on): whole arrays of it convert in bulk."""
+        if len(self.runs) != 1 or not _LITTLE_ENDIAN:
+            return False
+        run = self.runs[0]
+        return (
+            run.count == 1
+            and run.win.size == self.win_size
+            and run.host.size == self.host_size
+            and run.win.format[-1] in _STRUCT_INTEGERS
+            and run.host.format[-1] in _STRUCT_INTEGERS
+        )
+
     def to_windows(self, host: bytes | memoryview, count: int = 1) -> bytearray:
         """The Windows image of *count* host elements (padding bytes are zero)."""
         if self.identical:
             return bytearray(host[: self.win_size * count])
         image = bytearray(self.win_size * count)
+        if count > 1 and self._integer_element and self.win_size < self.host_size:
+            # A narrower Windows integer (WCHAR, DWORD): the low bytes of each host element.
+            raw, step = bytes(host[: self.host_size * count]), self.host_size
+            for byte in range(self.win_size):
+                image[byte :: self.win_size] = raw[byte :: step]
+            return image
         for index in range(count):
             win_base, host_base = index * self.win_size, index * self.host_size
             for run in self.runs:
@@ -95,6 +119,12 @@ class Layout:
         if self.identical:
             size = self.win_size * count
             host[:size] = image[:size]
+            return
+        if count > 1 and self._integer_element and self.win_size < self.host_size:
+            # A wider host integer: every value fits, with its sign, in one struct call.
+            run = self.runs[0]
+            values = struct.unpack_from(f"<{count}{run.win.format[-1]}", image)
+            struct.pack_into(f"={count}{run.host.format[-1]}", host, 0, *values)
             return
         for index in range(count):
             win_base, host_base = index * self.win_size, index * self.host_size

@@ -51,7 +51,10 @@ class SessionHandles:
     def apps(self, handle: int, world: WorldView) -> SessionApps:
         """The app state a primary's handle drives (made on first use)."""
         with self._lock:
-            return self._apps.setdefault(handle, SessionApps(world))
+            apps = self._apps.get(handle)
+            if apps is None:
+                apps = self._apps[handle] = SessionApps(world)
+            return apps
 
     def drop(self, handle: int) -> None:
         with self._lock:

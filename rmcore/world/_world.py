@@ -87,7 +87,7 @@ class World:
 
     def __init__(self) -> None:
         self._apps: list[App] = []
-        self._directories: set[str] = set()
+        self._directories: set[str] = set()  # path keys (as Windows compares names)
         self._next_pid = _FIRST_PID
         self._lock = threading.RLock()
         self.clock = Clock()
@@ -151,7 +151,7 @@ class World:
 
     def add_directory(self, path: str) -> None:
         """Declare *path* a directory (registering it makes RmGetList return 5)."""
-        self._directories.add(path)
+        self._directories.add(_fidelity.path_key(path))
 
     def hold(self, app: App, *paths: str) -> None:
         with self._lock:
@@ -200,7 +200,7 @@ class World:
     # -- WorldView ---------------------------------------------------------------------
 
     def is_directory(self, path: str) -> bool:
-        return any(_fidelity.same_path(path, folder) for folder in self._directories)
+        return bool(self._directories) and _fidelity.path_key(path) in self._directories
 
     def holders(self, paths: Iterable[str]) -> list[App]:
         wanted = {_fidelity.path_key(path) for path in paths}
