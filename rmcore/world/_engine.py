@@ -34,7 +34,7 @@ SERVICE_KILL_TIMEOUT = 20.0
 
 # Documented order: GUI apps, console apps, services, Explorer (RmShutdown page); restart reverses.
 # Where RmUnknownApp goes is not documented: see _fidelity.UNKNOWN_APP_SHUTDOWN_RANK.
-_SHUTDOWN_RANK = {
+_SHUTDOWN_RANK: dict[int, int] = {
     RM_APP_TYPE.RmMainWindow: 0,
     RM_APP_TYPE.RmOtherWindow: 0,
     RM_APP_TYPE.RmUnknownApp: _fidelity.UNKNOWN_APP_SHUTDOWN_RANK,
@@ -61,9 +61,9 @@ class AffectedApp:
 
     app: App
     id: AppId
-    app_type: RM_APP_TYPE
-    status: RM_APP_STATUS
-    reasons: RM_REBOOT_REASON
+    app_type: int  # RM_APP_TYPE
+    status: int  # RM_APP_STATUS bits
+    reasons: int  # RM_REBOOT_REASON bits
     ts_session: int
     restartable: bool
 
@@ -90,8 +90,16 @@ def _progress(callback: StatusCallback | None) -> Callable[[int, int], None]:
     return report
 
 
-_MASKS = RM_APP_STATUS.RmStatusShutdownMasked | RM_APP_STATUS.RmStatusRestartMasked
-_RM_HISTORY = (
+_MASKS = int(RM_APP_STATUS.RmStatusShutdownMasked | RM_APP_STATUS.RmStatusRestartMasked)
+_RESTART_MASKED = int(RM_APP_STATUS.RmStatusRestartMasked)
+_RUNNING = int(RM_APP_STATUS.RmStatusRunning)
+_CRITICAL = int(RM_APP_TYPE.RmCritical)
+_CRITICAL_SERVICE = int(RM_REBOOT_REASON.RmRebootReasonCriticalService)
+_CRITICAL_PROCESS = int(RM_REBOOT_REASON.RmRebootReasonCriticalProcess)
+_PERMISSION_DENIED = int(RM_REBOOT_REASON.RmRebootReasonPermissionDenied)
+_SESSION_MISMATCH = int(RM_REBOOT_REASON.RmRebootReasonSessionMismatch)
+_DETECTED_SELF = int(RM_REBOOT_REASON.RmRebootReasonDetectedSelf)
+_RM_HISTORY = int(
     RM_APP_STATUS.RmStatusStopped
     | RM_APP_STATUS.RmStatusRestarted
     | RM_APP_STATUS.RmStatusErrorOnStop
@@ -157,10 +165,10 @@ class SessionApps:
     ) -> tuple[list[AffectedApp], RM_REBOOT_REASON]:
         """The affected apps (recomputed now) and the combined reboot reasons."""
         rows = self._task("RmGetList", lambda: self._compute(resources, caller))
-        reasons = RM_REBOOT_REASON.RmRebootReasonNone
+        reasons = 0
         for row in rows:
             reasons |= row.reasons
-        return rows, reasons
+        return rows, RM_REBOOT_REASON(reasons)
 
     def _compute(self, resources: Resources, caller: Caller) -> list[AffectedApp]:
         """Who uses the resources now, plus every app this session stopped or restarted
@@ -184,50 +192,41 @@ class SessionApps:
         return [self._row(app, caller) for app in found]
 
     def _row(self, app: App, caller: Caller) -> AffectedApp:
-        """The app's row, updated in place (a running task keeps the same row objects)."""
-        reasons = RM_REBOOT_REASON.RmRebootReasonNone
+        """The app's row, updated in place (a running task keeps the same row objects).
+        Plain ints here: RmGetList builds a row per app per call, and flag enums are slow."""
+        reasons = 0
         if app.critical:
-            reasons |= (
-                RM_REBOOT_REASON.RmRebootReasonCriticalService
-                if app.is_service
-                else RM_REBOOT_REASON.RmRebootReasonCriticalProcess
-            )
+            reasons |= _CRITICAL_SERVICE if app.is_service else _CRITICAL_PROCESS
         if app.other_user:
-            reasons |= RM_REBOOT_REASON.RmRebootReasonPermissionDenied
+            reasons |= _PERMISSION_DENIED
         mismatch_possible = _fidelity.SERVICES_CAUSE_SESSION_MISMATCH or not app.is_service
         if mismatch_possible and app.ts_session != caller.ts_session:
-            reasons |= RM_REBOOT_REASON.RmRebootReasonSessionMismatch
+            reasons |= _SESSION_MISMATCH
         if app.pid == caller.pid:
-            reasons |= RM_REBOOT_REASON.RmRebootReasonDetectedSelf
+            reasons |= _DETECTED_SELF
         cannot_act = app.critical or app.other_user or app.pid == caller.pid
         row = self._rows.get(app)
         history = row.status & _RM_HISTORY if row is not None else 0
-        status = RM_APP_STATUS(history | (RM_APP_STATUS.RmStatusRunning if app.running else 0))
-        fields = {
-            "id": app.id,
-            "app_type": RM_APP_TYPE.RmCritical if cannot_act else app.app_type,
-            "status": status | self._mask(app),
-            "reasons": reasons,
-            "ts_session": RM_INVALID_TS_SESSION
-            if app.is_service or app.critical
-            else app.ts_session,
-            "restartable": not app.critical
-            and (app.is_service or (app.restartable and not cannot_act)),
-        }
+        status = history | (_RUNNING if app.running else 0) | self._mask(app)
+        app_type = _CRITICAL if cannot_act else app.app_type
+        ts_session = RM_INVALID_TS_SESSION if app.is_service or app.critical else app.ts_session
+        restartable = not app.critical and (app.is_service or (app.restartable and not cannot_act))
         if row is None:
-            row = self._rows[app] = AffectedApp(app=app, **fields)  # type: ignore[arg-type]
+            row = self._rows[app] = AffectedApp(
+                app, app.id, app_type, status, reasons, ts_session, restartable
+            )
         else:
-            for name, value in fields.items():
-                setattr(row, name, value)
+            row.id, row.app_type, row.status, row.reasons = app.id, app_type, status, reasons
+            row.ts_session, row.restartable = ts_session, restartable
         return row
 
-    def _mask(self, app: App) -> RM_APP_STATUS:
+    def _mask(self, app: App) -> int:
         action = self.filters.action_for(app)
         if action is RM_FILTER_ACTION.RmNoShutdown:
             return _MASKS
         if action is RM_FILTER_ACTION.RmNoRestart:
-            return RM_APP_STATUS.RmStatusRestartMasked
-        return RM_APP_STATUS.RmStatusUnknown
+            return _RESTART_MASKED
+        return 0
 
     # -- RmShutdown --------------------------------------------------------------------
 
