@@ -145,3 +145,30 @@ def test_app_that_takes_too_long_is_forced_on_the_simulated_clock(store: str) ->
         assert world.now == 30.0  # waited the documented 30 s, in simulated time only
         session.shutdown(force=True)
         assert world.now == 60.0
+
+
+def test_reset_starts_the_process_over(store: str) -> None:
+    primary = rmcore.Simulator(store, mutex_timeout=0.2)
+    secondary = rmcore.Simulator(store, mutex_timeout=0.2)
+    code, own, key = start(primary)
+    assert code == 0
+    code, other_primary, other_key = start(secondary)  # the secondary's own session
+    assert code == 0
+    code, joined = join(secondary, key)
+    assert code == 0
+    primary.faults.fail_next("RmGetList", 5)
+    primary.store_faults.fail_next("RmJoinSession", 1219)
+    assert primary.calls and primary.faults.armed and secondary.store_faults.armed
+
+    secondary.reset()  # it leaves the primary's session and ends its own
+    assert secondary.handles() == {} and len(secondary.calls) == 0
+    assert [info.name for info in primary.sessions.sessions()] == ["Session0000"]
+    assert not primary.store_faults.armed  # a store fault is every process's: disarmed
+    assert primary.faults.armed  # a process fault is the primary's own: kept
+
+    primary.reset()
+    assert primary.handles() == {} and not primary.faults.armed
+    assert primary.sessions.sessions() == []
+    assert primary.RmEndSession(own) == 6  # the handle died with the reset
+    code, handle, _key = start(primary)
+    assert code == 0 and handle != own  # handle values are still never reused

@@ -443,6 +443,19 @@ class Simulator(RestartManagerAPI):
 
     # -- the simulated process ---------------------------------------------------------------
 
+    def reset(self) -> None:
+        """Start this simulated process over, as a test's next step wants it: every session
+        it holds is ended (started ones end, joined ones are left, as RmEndSession does),
+        every fault armed on it or on its store is disarmed, and its call log is emptied.
+        The World and other processes' sessions are left as they are."""
+        for handle, ref in self._handles.copy().items():
+            with contextlib.suppress(RmError):  # a session already gone is gone
+                self._sessions.end(ref, self.process, handle)
+            self._handles.drop(handle)
+        self.faults.clear()
+        self.store_faults.clear()
+        self.calls.clear()
+
     def terminate(self) -> None:
         """The simulated process exits without RmEndSession: its handles die, its sessions
         become abandoned. Idempotent."""
