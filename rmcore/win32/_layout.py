@@ -106,7 +106,7 @@ class Layout:
             # A narrower Windows integer (WCHAR, DWORD): the low bytes of each host element.
             raw, step = bytes(host[: self.host_size * count]), self.host_size
             for byte in range(self.win_size):
-                image[byte :: self.win_size] = raw[byte :: step]
+                image[byte :: self.win_size] = raw[byte::step]
             return image
         for index in range(count):
             win_base, host_base = index * self.win_size, index * self.host_size
