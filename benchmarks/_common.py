@@ -49,6 +49,7 @@ __all__ = [
     "machine_info",
     "markdown_table",
     "mp_context",
+    "print_report",
     "read_counter",
     "stats",
     "timing",
@@ -313,6 +314,25 @@ def write_results(path: str | None, script: str, rows: Sequence[Row], extra: Any
 
 
 # -- arguments and directories ------------------------------------------------------------------
+
+
+def print_report(
+    title: str,
+    dirs: Sequence[tuple[str, str]],
+    note: str,
+    rows: Sequence[Row],
+    script: str,
+    began: float,
+    json_path: str | None,
+) -> int:
+    """A script's own table (title, machine, what a cell is, the rows), kept as JSON if asked."""
+    print(f"# {title}\n")
+    print(machine_info(dirs))
+    print(f"\n{note}\n")
+    print(rows_table(rows, [label for label, _ in dirs]))
+    print(f"\n_{script} run time {time.monotonic() - began:.1f} s_")
+    write_results(json_path, script, rows)
+    return 0
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

@@ -256,17 +256,18 @@ def main(argv: list[str] | None = None) -> int:
                 rows["lost"].add(label, p50=rm.lost + floor.lost)
         finally:
             _common.remove(directory)
-    labels = [label for label, _ in dirs]
-    print(f"# {args.procs} processes on one store\n")
-    print(_common.machine_info(dirs))
-    print(
-        f"\n{reps} repetition(s) of {duration:g} s per phase; p50 is the median of the "
-        "repetitions (their range in brackets).\n"
+    return _common.print_report(
+        f"{args.procs} processes on one store",
+        dirs,
+        (
+            f"{reps} repetition(s) of {duration:g} s per phase; p50 is the median of the "
+            "repetitions (their range in brackets)."
+        ),
+        list(rows.values()),
+        "bench_contention",
+        began,
+        args.json,
     )
-    print(_common.rows_table(list(rows.values()), labels))
-    print(f"\n_bench_contention run time {time.monotonic() - began:.1f} s_")
-    _common.write_results(args.json, "bench_contention", list(rows.values()))
-    return 0
 
 
 if __name__ == "__main__":

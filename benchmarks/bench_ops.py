@@ -365,17 +365,18 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     for label, base in dirs:
         run_fs(label, base, reps, samples, large_samples, rows)
-    labels = [label for label, _ in dirs]
-    print("# Per-call cost against the floor\n")
-    print(_common.machine_info(dirs))
-    print(
-        f"\n{reps} repetition(s) of {samples} samples per call ({large_samples} at 10,000 files); "
-        "p50 is the median of the repetitions (their range in brackets).\n"
+    return _common.print_report(
+        "Per-call cost against the floor",
+        dirs,
+        (
+            f"{reps} repetition(s) of {samples} samples per call ({large_samples} at 10,000 "
+            "files); p50 is the median of the repetitions (their range in brackets)."
+        ),
+        list(rows.values()),
+        "bench_ops",
+        began,
+        args.json,
     )
-    print(_common.rows_table(list(rows.values()), labels))
-    print(f"\n_bench_ops run time {time.monotonic() - began:.1f} s_")
-    _common.write_results(args.json, "bench_ops", list(rows.values()))
-    return 0
 
 
 if __name__ == "__main__":

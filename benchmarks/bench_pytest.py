@@ -170,17 +170,18 @@ def main(argv: list[str] | None = None) -> int:
                 rows["pytest_start_bare_ms"].add(label, p50=without * 1e3)
         finally:
             _common.remove(directory)
-    labels = [label for label, _ in dirs]
-    print("# The pytest plugin's cost\n")
-    print(_common.machine_info(dirs))
-    print(
-        f"\n{reps} repetition(s): {pairs} test pairs per fixture run, {runs} starts of each "
-        "kind per start run; p50 is the median of the repetitions.\n"
+    return _common.print_report(
+        "The pytest plugin's cost",
+        dirs,
+        (
+            f"{reps} repetition(s): {pairs} test pairs per fixture run, {runs} starts of each "
+            "kind per start run; p50 is the median of the repetitions."
+        ),
+        list(rows.values()),
+        "bench_pytest",
+        began,
+        args.json,
     )
-    print(_common.rows_table(list(rows.values()), labels))
-    print(f"\n_bench_pytest run time {time.monotonic() - began:.1f} s_")
-    _common.write_results(args.json, "bench_pytest", list(rows.values()))
-    return 0
 
 
 if __name__ == "__main__":
