@@ -244,7 +244,7 @@ def test_start_session_null_goes_to_the_dll_and_short_buffers_are_never_overrun(
     dll: RstrtmgrDLL, rec: Record
 ) -> None:
     handle = ctypes.c_uint32(123)
-    kept = ctypes.create_unicode_buffer("the caller's text")
+    kept = ctypes.create_unicode_buffer("the caller's text", 33)
     assert dll.RmStartSession(None, 0, kept) == 160
     assert rec.calls == 1 and rec.null_params() == {0}
     assert kept.value == "the caller's text"  # the DLL wrote nothing: nothing changes
@@ -257,8 +257,10 @@ def test_start_session_null_goes_to_the_dll_and_short_buffers_are_never_overrun(
     assert rec.calls == 3 and handle.value == 7
     assert short[:] == KEY and arena[32] == "\0"  # the 33rd WCHAR is not written past it
     arena[32] = "x"
-    with pytest.warns(rmcore.RmUsageWarning, match="temporary copy"):
+    with pytest.warns(rmcore.RmUsageWarning) as warned:
         assert dll.RmStartSession(ctypes.byref(handle), 0, "not a buffer") == 0
+    assert any("temporary copy" in str(w.message) for w in warned)
+    assert any("overrunning the caller's object" in str(w.message) for w in warned)
     assert rec.calls == 4 and arena[32] == "x"
 
 
@@ -424,7 +426,8 @@ def test_get_list_never_overruns_the_callers_array(dll: RstrtmgrDLL, rec: Record
         assert dll.RmGetList(7, *out, own, ctypes.byref(reasons)) == 0
     assert rec.buffer_address != ctypes.addressof(own)  # too small: not handed to the DLL
     assert own[0].Process.dwProcessId == 1111 and own_arena[1].Process.dwProcessId == 0
-    assert dll.RmGetList(7, *out, own, None) == 160 and rec.null_params() == {4}
+    with pytest.warns(rmcore.RmUsageWarning, match="overrunning"):  # checked before the call
+        assert dll.RmGetList(7, *out, own, None) == 160 and rec.null_params() == {4}
 
 
 # --- RmGetFilterList: records chained by cbNextOffset, strings inside the buffer --------------

@@ -223,6 +223,8 @@ def test_real_dll_cached_by_a_loader_before_the_patch_is_put_back() -> None:
 
 
 # --- start/stop, decorators, nesting ----------------------------------------------------------
+# Patches with Simulator options inside the plugin's per-test context, on purpose.
+@pytest.mark.filterwarnings("ignore:rmcore.patch\\(\\) with Simulator options:RuntimeWarning")
 def test_start_and_stop() -> None:
     patcher = patch(max_sessions=3)
     assert isinstance(patcher, Patcher)
@@ -793,6 +795,8 @@ def restartmgr(restartmgr_path: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
         sys.modules.pop(name)
 
 
+# Patches with Simulator options inside the plugin's per-test context, on purpose.
+@pytest.mark.filterwarnings("ignore:rmcore.patch\\(\\) with Simulator options:RuntimeWarning")
 def test_restartmgr_session_runs_against_the_simulator(restartmgr: ModuleType) -> None:
     world = World()
     editor = world.add_process("C:\\Program Files\\Editor\\editor.exe", files={"C:\\data\\a.txt"})
@@ -815,6 +819,8 @@ def test_restartmgr_session_runs_against_the_simulator(restartmgr: ModuleType) -
         assert sim.handles() == {} and sim.sessions.sessions() == []
 
 
+# Patches with Simulator options inside the plugin's per-test context, on purpose.
+@pytest.mark.filterwarnings("ignore:rmcore.patch\\(\\) with Simulator options:RuntimeWarning")
 def test_restartmgr_who_locks_and_errors(restartmgr: ModuleType) -> None:
     world = World()
     editor = world.add_process("C:\\Editor\\editor.exe", files={"C:\\data\\a.txt"})
@@ -827,6 +833,8 @@ def test_restartmgr_who_locks_and_errors(restartmgr: ModuleType) -> None:
         assert restartmgr.get_locking_processes("C:\\data\\b.txt").processes == ()
 
 
+# Patches with Simulator options inside the plugin's per-test context, on purpose.
+@pytest.mark.filterwarnings("ignore:rmcore.patch\\(\\) with Simulator options:RuntimeWarning")
 def test_restartmgr_cached_dll_must_be_reset_between_patches(
     restartmgr: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -210,7 +210,7 @@ def test_short_key(rm):
     )
     _run(pytester, "-W", "error::rmcore.RmUsageWarning").assert_outcomes(failed=1)
     _run(pytester, "--rm-strict", "-p", "no:warnings").assert_outcomes(failed=1)
-    _run(pytester, "-p", "no:warnings").assert_outcomes(passed=1)
+    _run(pytester, "-W", "ignore::rmcore.RmUsageWarning").assert_outcomes(passed=1)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="there the DLL backend is real")
