@@ -73,6 +73,7 @@ DECISIONS: tuple[Decision, ...] = (
         "for a bad argument",
         "Simulator.RmShutdown",
         ("RmShutdown",),
+        "test_undefined_shutdown_flags_are_160",
     ),
     Decision(
         "KEY_IS_GUID_BYTES",
@@ -82,6 +83,7 @@ DECISIONS: tuple[Decision, ...] = (
         "(a Windows Installer log) fits this layout",
         "session._keys",
         ("RmStartSession",),
+        "test_keys_are_version_4_guids",
     ),
     Decision(
         "JOIN_KEY_CASE_SENSITIVE",
@@ -131,6 +133,7 @@ DECISIONS: tuple[Decision, ...] = (
         "RmGetList; the other pages say 'primary only' without a code",
         "Simulator._primary",
         _PRIMARY_ONLY,
+        "test_a_secondary_may_not_list_shut_down_or_cancel",
     ),
     Decision(
         "roles are per handle",
@@ -232,6 +235,7 @@ DECISIONS: tuple[Decision, ...] = (
         "the RmAddFilter page documents 160 only for 'NULL or 0 where not allowed'",
         "Simulator.RmAddFilter, _filter_target",
         ("RmAddFilter", "RmRemoveFilter"),
+        "test_an_undefined_filter_action_is_160",
     ),
     Decision(
         "RmGetFilterList layout",

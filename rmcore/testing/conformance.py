@@ -295,4 +295,55 @@ def test_nonzero_restart_flags_are_160(rm_backend: Backend) -> None:
         assert code == winerror.ERROR_BAD_ARGUMENTS
 
 
+@pytest.mark.rm_decision("KEY_IS_GUID_BYTES")
+def test_keys_are_version_4_guids(rm_backend: Backend) -> None:
+    api = rm_backend()
+    keys = []
+    for _ in range(4):
+        _code, handle, key = _start(api)
+        keys.append(key)
+        assert api.RmEndSession(handle) == 0
+    with decision("KEY_IS_GUID_BYTES", api):  # GUID bytes in memory order: hex 14 and 16
+        assert all(key[14] == "4" and key[16] in "89ab" for key in keys) == (
+            _fidelity.KEY_IS_GUID_BYTES
+        )
+
+
+@pytest.mark.rm_decision("SECONDARY_CALLS_PRIMARY_ONLY_RESULT")
+def test_a_secondary_may_not_list_shut_down_or_cancel(rm_backend: Backend) -> None:
+    primary, secondary = rm_backend(), rm_backend()
+    _code, handle, key = _start(primary)
+    code, joined = _join(secondary, key)
+    assert code == 0
+    needed, count, reasons = ctypes.c_uint32(), ctypes.c_uint32(0), ctypes.c_uint32()
+    listed = secondary.RmGetList(
+        joined, ctypes.byref(needed), ctypes.byref(count), None, ctypes.byref(reasons)
+    )
+    cancelled = secondary.RmCancelCurrentTask(joined)
+    assert secondary.RmEndSession(joined) == 0 and primary.RmEndSession(handle) == 0
+    with decision("SECONDARY_CALLS_PRIMARY_ONLY_RESULT", primary):
+        expected = _fidelity.SECONDARY_CALLS_PRIMARY_ONLY_RESULT
+        assert (listed, cancelled) == (expected, expected)
+
+
+@pytest.mark.rm_decision("undefined RmShutdown flags")
+def test_undefined_shutdown_flags_are_160(rm_backend: Backend) -> None:
+    api = rm_backend()
+    _code, handle, _key = _start(api)  # an empty session: a shutdown stops nothing
+    code = api.RmShutdown(handle, 0x4, None)
+    assert api.RmEndSession(handle) == 0
+    with decision("undefined RmShutdown flags", api):
+        assert code == winerror.ERROR_BAD_ARGUMENTS
+
+
+@pytest.mark.rm_decision("FILTER_ACTION_MUST_BE_VALID")
+def test_an_undefined_filter_action_is_160(rm_backend: Backend) -> None:
+    api = rm_backend()
+    _code, handle, _key = _start(api)
+    code = api.RmAddFilter(handle, "C:\\nowhere\\app.exe", None, None, 5)
+    assert api.RmEndSession(handle) == 0
+    with decision("FILTER_ACTION_MUST_BE_VALID", api):
+        assert (code == winerror.ERROR_BAD_ARGUMENTS) == _fidelity.FILTER_ACTION_MUST_BE_VALID
+
+
 __all__ += [name for name in dict(globals()) if name.startswith("test_")]
