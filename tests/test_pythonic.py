@@ -114,3 +114,16 @@ def test_platform_default_never_simulates_on_windows(monkeypatch: pytest.MonkeyP
     assert _backends.platform_backend() == "dll"
     monkeypatch.setattr(_backends.sys, "platform", "linux")
     assert _backends.platform_backend() == "simulator"
+
+
+def test_a_bare_str_is_not_a_list_of_paths(rm: rmcore.Simulator) -> None:
+    with rmcore.Session.start(rm) as session:
+        with pytest.raises(TypeError, match="files must be a list of strings, not a single str"):
+            session.register(files=r"C:\app\core.dll")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="services must be a list"):
+            session.register(services="Spooler")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"files\[0\] must be a str, not int"):
+            session.register(files=[1])  # type: ignore[list-item]
+        session.register(files=[r"C:\app\core.dll"])
+        assert rm.sessions.sessions()[0].files == 1  # one file registered, nothing else
+    assert [call.function for call in rm.calls].count("RmRegisterResources") == 1
