@@ -264,14 +264,7 @@ class SessionApps:
                     + ", ".join(unregistered),
                 )
             targets.sort(key=lambda row: _SHUTDOWN_RANK.get(row.app_type, 0))
-            report = _progress(callback)
-            failed = []
-            for done, row in enumerate(targets):
-                self._checkpoint()
-                if not self._stop(row, force):
-                    failed.append(row.app_name)
-                report(done + 1, len(targets))
-            report(len(targets), len(targets))
+            failed = self._each(targets, callback, lambda row: self._stop(row, force))
             if failed:
                 raise RmError.from_code(
                     winerror.ERROR_FAIL_SHUTDOWN, reason=f"did not close: {', '.join(failed)}"
@@ -281,7 +274,7 @@ class SessionApps:
 
     def _stop(self, row: AffectedApp, force: bool) -> bool:
         timeout = SERVICE_KILL_TIMEOUT if row.app.is_service else HUNG_APP_TIMEOUT
-        polite_possible = row.app_type is not RM_APP_TYPE.RmUnknownApp
+        polite_possible = row.app_type != RM_APP_TYPE.RmUnknownApp
         stopped = (polite_possible or force) and self.world.stop(
             row.app, force=force, timeout=timeout
         )
@@ -296,7 +289,34 @@ class SessionApps:
             row.status |= RM_APP_STATUS.RmStatusErrorOnStop
         return stopped
 
+    def _each(
+        self,
+        rows: list[AffectedApp],
+        callback: StatusCallback | None,
+        act: Callable[[AffectedApp], bool],
+    ) -> list[str]:
+        """Act on each row in order, reporting progress after each (and 100 at the end);
+        the names of the apps *act* failed on."""
+        report = _progress(callback)
+        failed = []
+        for done, row in enumerate(rows):
+            self._checkpoint()
+            if not act(row):
+                failed.append(row.app_name)
+            report(done + 1, len(rows))
+        report(len(rows), len(rows))
+        return failed
+
     # -- RmRestart ---------------------------------------------------------------------
+
+    def _start_again(self, row: AffectedApp) -> bool:
+        if not self.world.start_again(row.app):
+            row.status |= RM_APP_STATUS.RmStatusErrorOnRestart
+            return False
+        row.id = row.app.id  # the relaunched process's identity
+        row.status |= RM_APP_STATUS.RmStatusRestarted | RM_APP_STATUS.RmStatusRunning
+        self._to_restart.remove(row.app)
+        return True
 
     def restart(self, callback: StatusCallback | None) -> None:
         """Restart, in reverse order, the restartable apps the shutdown stopped; each comes
@@ -314,19 +334,7 @@ class SessionApps:
                 if self._rows[app].restartable
                 and not self._mask(app) & RM_APP_STATUS.RmStatusRestartMasked
             ]
-            report = _progress(callback)
-            failed = []
-            for done, row in enumerate(due):
-                self._checkpoint()
-                if self.world.start_again(row.app):
-                    row.id = row.app.id  # the relaunched process's identity
-                    row.status |= RM_APP_STATUS.RmStatusRestarted | RM_APP_STATUS.RmStatusRunning
-                    self._to_restart.remove(row.app)
-                else:
-                    row.status |= RM_APP_STATUS.RmStatusErrorOnRestart
-                    failed.append(row.app_name)
-                report(done + 1, len(due))
-            report(len(due), len(due))
+            failed = self._each(due, callback, self._start_again)
             if failed:
                 raise RmError.from_code(
                     winerror.ERROR_FAIL_RESTART, reason=f"did not restart: {', '.join(failed)}"
